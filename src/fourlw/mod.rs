@@ -1,0 +1,1 @@
+//! fourlw (being built).

@@ -1,0 +1,1 @@
+//! sequencer (being built).

@@ -1,0 +1,1 @@
+//! shard (being built).
