@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod fourlw;
+pub mod preflight;
 pub mod proto;
 pub mod sequencer;
 pub mod server;

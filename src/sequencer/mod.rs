@@ -1,1 +1,3 @@
-//! sequencer (being built).
+//! The sequencer: orders every write, applies it and publishes tree versions.
+
+pub mod prep;

@@ -1,0 +1,1 @@
+//! Start-up environment checks (being built).

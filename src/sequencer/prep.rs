@@ -1,0 +1,1 @@
+//! Write validation and execution (being built).
