@@ -473,16 +473,20 @@ def test_children_watch_and_data_watch_on_delete(zk, zk2):
     assert (child_ev.wait(1).type, child_ev.items[0].path) == (EventType.DELETED, "/wb/c")
 
 
-def test_watch_event_arrives_before_new_data(zk, zk2):
-    """A client sees the event before it sees data reflecting the change."""
-    zk.create("/order", b"0")
-    seen = []
-    zk.get("/order", watch=lambda e: seen.append(("event", e.type)))
-    zk2.set("/order", b"1")
-    # get() is answered after the notification on the same connection
-    wait_until(lambda: zk.get("/order")[0] == b"1", what="new data")
-    wait_until(lambda: seen, what="event")
-    assert seen == [("event", EventType.CHANGED)]
+def test_watch_event_arrives_before_new_data(server, zk2):
+    """On one connection the notification precedes any reply showing the change."""
+    zk2.create("/order", b"0")
+    raw = zkwire.RawSession(server.host, server.port, timeout_ms=10000)
+    try:
+        err, data, st = raw.get_data("/order", watch=True)
+        assert (err, data, st.version) == (0, b"0", 0)
+        zk2.set("/order", b"1")
+        err, data, st = raw.get_data("/order")
+        assert (err, data, st.version) == (0, b"1", 1)
+        # frames: reply(get), event(NodeDataChanged=3, SyncConnected=3), reply(get)
+        assert raw.frames == [("reply", 1, 0), ("event", 3, 3, "/order"), ("reply", 2, 0)]
+    finally:
+        raw.close()
 
 
 def test_data_watch_recipe(zk, zk2):

@@ -24,6 +24,7 @@ from kazoo.security import OPEN_ACL_UNSAFE
 STAT = struct.Struct("!qqqqiiiqiiq")
 
 OP_CREATE = 1
+OP_GET_DATA = 4
 OP_PING = 11
 OP_CLOSE = -11
 OP_CREATE_CONTAINER = 19
@@ -135,6 +136,7 @@ class RawSession:
     def __init__(self, host, port, timeout_ms=4000, session_id=0, passwd=b"\0" * 16):
         self.sock = socket.create_connection((host, port), timeout=10)
         self.xid = 0
+        self.frames = []  # ("event", type, state, path) / ("reply", xid, err)
         body = (
             _int(0) + _long(0) + _int(timeout_ms) + _long(session_id)
             + _buffer(passwd) + b"\0"
@@ -167,9 +169,24 @@ class RawSession:
         while True:
             resp = self.recv_frame()
             xid, zxid, err = struct.unpack_from("!iqi", resp, 0)
-            if xid == -1:  # watch notification, not ours
+            if xid == -1:  # watch notification
+                etype, state = struct.unpack_from("!ii", resp, 16)
+                path, _ = _read_ustring(resp, 24)
+                self.frames.append(("event", etype, state, path))
                 continue
+            self.frames.append(("reply", xid, err))
             return xid, zxid, err, resp[16:]
+
+    def get_data(self, path, watch=False):
+        """getData; returns (err, data, Stat tuple or None)."""
+        xid, zxid, err, rest = self.request(
+            OP_GET_DATA, _ustring(path) + (b"\1" if watch else b"\0"))
+        if err:
+            return err, None, None
+        (n,) = struct.unpack_from("!i", rest, 0)
+        data = bytes(rest[4 : 4 + max(n, 0)])
+        stat = ZnodeStat._make(STAT.unpack_from(rest, 4 + max(n, 0)))
+        return err, data, stat
 
     def create(self, path, data=b"", flags=FLAG_PERSISTENT):
         body = _ustring(path) + _buffer(data) + _acls(OPEN_ACL_UNSAFE) + _int(flags)
