@@ -1,1 +1,15 @@
-//! shard (being built).
+//! A shard: one glommio executor that owns client connections.
+//!
+//! Each shard binds the client port itself (SO_REUSEPORT, so the kernel
+//! spreads connections), decodes requests, answers reads from the newest
+//! tree version it has processed, forwards writes to the sequencer, and
+//! applies every published batch in order: switch tree version, fire
+//! watches, release replies. It shares nothing mutable with other shards
+//! except counters and the connection registry the four-letter words read.
+
+pub mod connection;
+pub mod pipeline;
+pub mod reads;
+pub mod state;
+
+pub use state::{Shard, ShardLimits};

@@ -1,0 +1,545 @@
+//! One client connection on a shard: handshake, request dispatch, ordered
+//! replies, watch events, and a bounded outbound buffer.
+//!
+//! Guarantees: replies leave in the order the session sent its requests
+//! (through [`Pipeline`]); a watch event is queued before any reply that can
+//! observe its change (the shard fires watches before releasing replies);
+//! bad bytes close this connection only, with one log line; a client that
+//! stops reading is closed once its outbound buffer passes its bound.
+
+use super::pipeline::{Pipeline, Ready};
+use super::reads;
+use super::state::Shard;
+use crate::proto::connect::{decode_connect_request, encode_connect_response, ConnectResponse};
+use crate::proto::decode::decode_request;
+use crate::proto::encode::{encode_notification, encode_reply};
+use crate::proto::frame::next_frame;
+use crate::proto::jute::DecodeError;
+use crate::proto::requests::{Request, RequestHeader};
+use crate::proto::responses::{ReplyHeader, Response};
+use crate::proto::types::{ClientInfo, ErrorCode, SessionId, WatcherEvent, Zxid};
+use crate::sequencer::core::{ConnectAttempt, Event};
+use crate::sequencer::outcome::{Origin, Outcome, Reply};
+use crate::server::stats::ConnectionCounters;
+use bytes::{Bytes, BytesMut};
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use glommio::net::TcpStream;
+use glommio::sync::Semaphore;
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Read buffer chunk size.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A read waiting behind one of its session's writes.
+#[derive(Debug)]
+pub struct Deferred {
+    header: RequestHeader,
+    request: Request,
+    received: Instant,
+}
+
+/// A write's reply, back from the sequencer.
+#[derive(Debug)]
+pub struct Completed {
+    xid: i32,
+    zxid: Zxid,
+    result: Result<Response, ErrorCode>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Handshake,
+    Active,
+    /// Send what is queued, then close.
+    Draining,
+    Closed,
+}
+
+/// How the handshake ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Handshake {
+    Accepted,
+    Refused,
+}
+
+/// A client connection.
+pub struct Connection {
+    pub id: u64,
+    pub peer: SocketAddr,
+    shard_index: usize,
+    fd: Cell<i32>,
+    phase: Cell<Phase>,
+    session: Cell<Option<SessionId>>,
+    timeout_ms: Cell<i32>,
+    client_sent_read_only: Cell<Option<bool>>,
+    pipeline: RefCell<Pipeline<Deferred, Completed>>,
+    write_started: RefCell<std::collections::VecDeque<Instant>>,
+    outbound: RefCell<BytesMut>,
+    outbound_bytes_max: usize,
+    writer_wake: LocalSender<()>,
+    writer_wake_rx: RefCell<Option<LocalReceiver<()>>>,
+    handshake: RefCell<Option<LocalSender<Handshake>>>,
+    pending: Rc<Semaphore>,
+    auth: RefCell<Vec<ClientInfo>>,
+    counters: RefCell<Arc<ConnectionCounters>>,
+}
+
+impl Connection {
+    pub fn new(id: u64, peer: SocketAddr, shard: &Shard) -> Rc<Connection> {
+        let (writer_wake, writer_wake_rx) = local_channel::new_bounded(1);
+        let limits = &shard.limits;
+        Rc::new(Connection {
+            id,
+            peer,
+            shard_index: shard.index,
+            fd: Cell::new(-1),
+            phase: Cell::new(Phase::Handshake),
+            session: Cell::new(None),
+            timeout_ms: Cell::new(0),
+            client_sent_read_only: Cell::new(None),
+            pipeline: RefCell::new(Pipeline::new(limits.pending_requests_max)),
+            write_started: RefCell::new(Default::default()),
+            outbound: RefCell::new(BytesMut::new()),
+            outbound_bytes_max: limits.outbound_bytes_max,
+            writer_wake,
+            writer_wake_rx: RefCell::new(Some(writer_wake_rx)),
+            handshake: RefCell::new(None),
+            pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
+            auth: RefCell::new(vec![ClientInfo {
+                auth_scheme: "ip".to_string(),
+                user: peer.ip().to_string(),
+            }]),
+            counters: RefCell::new(Arc::default()),
+        })
+    }
+
+    pub fn session(&self) -> Option<SessionId> {
+        self.session.get()
+    }
+
+    pub fn timeout_ms(&self) -> i32 {
+        self.timeout_ms.get()
+    }
+
+    pub fn identities(&self) -> Vec<ClientInfo> {
+        self.auth.borrow().clone()
+    }
+
+    pub fn add_identity(&self, identity: ClientInfo) {
+        let mut auth = self.auth.borrow_mut();
+        if !auth.contains(&identity) {
+            auth.push(identity);
+        }
+    }
+
+    pub fn outstanding(&self) -> usize {
+        self.pipeline.borrow().len()
+    }
+
+    fn origin(&self) -> Origin {
+        Origin {
+            shard: self.shard_index,
+            conn: self.id,
+        }
+    }
+
+    /// Serves the connection until it closes.
+    pub async fn serve(self: Rc<Self>, shard: Rc<Shard>, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        self.fd.set(stream.as_raw_fd());
+        *self.counters.borrow_mut() = shard.stats.connection_opened(shard.index, self.id, self.peer);
+        let (mut reader, writer) = futures_lite::io::split(stream);
+        let wake = self.writer_wake_rx.borrow_mut().take().expect("served once");
+        let writer_task = glommio::spawn_local(self.clone().write_loop(writer, wake));
+        match self.read_loop(&shard, &mut reader).await {
+            Ok(()) => tracing::debug!(peer = %self.peer, conn = self.id, "connection closed"),
+            Err(reason) => tracing::info!(peer = %self.peer, conn = self.id, "closing connection: {reason}"),
+        }
+        self.close_after_flush("reader finished");
+        writer_task.await;
+        shard.forget(&self);
+    }
+
+    async fn read_loop<R: AsyncRead + Unpin>(
+        &self,
+        shard: &Shard,
+        reader: &mut R,
+    ) -> Result<(), String> {
+        let mut buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        if !fill_to(reader, &mut buffer, 4).await? {
+            return Ok(());
+        }
+        if let Some(word) = crate::fourlw::FourLetterWord::parse(&buffer[..4]) {
+            let text = crate::server::fourlw::answer(shard, word).await;
+            self.enqueue(text.as_bytes());
+            return Ok(());
+        }
+        let Some(frame) = self.read_frame(shard, reader, &mut buffer).await? else {
+            return Ok(());
+        };
+        if self.handshake(shard, &frame).await? == Handshake::Refused {
+            return Ok(());
+        }
+        while self.phase.get() == Phase::Active {
+            let Some(frame) = self.read_frame(shard, reader, &mut buffer).await? else {
+                return Ok(());
+            };
+            if self.pending.acquire(1).await.is_err() {
+                return Ok(());
+            }
+            self.on_frame(shard, &frame).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_frame<R: AsyncRead + Unpin>(
+        &self,
+        shard: &Shard,
+        reader: &mut R,
+        buffer: &mut BytesMut,
+    ) -> Result<Option<Bytes>, String> {
+        loop {
+            match next_frame(buffer, shard.limits.frame_bytes_max) {
+                Ok(Some(frame)) => return Ok(Some(frame)),
+                Ok(None) => {}
+                Err(DecodeError::FrameTooLarge { len, max }) => {
+                    return Err(format!("frame of {len} bytes exceeds jute.maxbuffer ({max})"))
+                }
+                Err(error) => return Err(format!("bad frame: {error}")),
+            }
+            if !read_more(reader, buffer).await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn handshake(&self, shard: &Shard, frame: &[u8]) -> Result<Handshake, String> {
+        let connect = decode_connect_request(frame).map_err(|e| format!("bad connect request: {e}"))?;
+        self.client_sent_read_only.set(connect.read_only);
+        let (done, result) = local_channel::new_bounded(1);
+        *self.handshake.borrow_mut() = Some(done);
+        let attempt = ConnectAttempt {
+            last_zxid_seen: connect.last_zxid_seen,
+            timeout_ms: connect.timeout_ms,
+            session_id: connect.session_id,
+            passwd: connect.passwd.to_vec(),
+        };
+        let event = Event::Connect {
+            origin: self.origin(),
+            attempt,
+        };
+        shard
+            .to_sequencer
+            .send(event)
+            .await
+            .map_err(|_| "server shutting down".to_string())?;
+        Ok(result.recv().await.unwrap_or(Handshake::Refused))
+    }
+
+    async fn on_frame(&self, shard: &Shard, frame: &[u8]) -> Result<(), String> {
+        let received = Instant::now();
+        shard.stats.packet_received(&self.counters.borrow());
+        if let Some(session) = self.session.get() {
+            shard.touch(session);
+        }
+        let (header, request) = match decode_request(frame) {
+            Ok(decoded) => decoded,
+            Err(DecodeError::UnknownOpCode { xid, op }) => {
+                tracing::debug!(conn = self.id, op, "unknown opcode; answering ZUNIMPLEMENTED");
+                self.reply_now(shard, xid, Err(ErrorCode::Unimplemented), received);
+                return Ok(());
+            }
+            Err(DecodeError::Body { header, source }) => {
+                tracing::debug!(conn = self.id, op = header.op, %source, "undecodable body; answering ZMARSHALLINGERROR");
+                self.reply_now(shard, header.xid, Err(ErrorCode::MarshallingError), received);
+                return Ok(());
+            }
+            Err(error) => return Err(format!("undecodable request: {error}")),
+        };
+        match request {
+            Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
+            Request::Auth(packet) => {
+                let result = reads::authenticate(self, &packet);
+                let failed = result.is_err();
+                self.reply_now(shard, header.xid, result.map(|_| Response::Empty), received);
+                if failed {
+                    self.close_after_flush("authentication failed");
+                }
+            }
+            request if request.needs_sequencer() => {
+                self.queue_write(shard, header, request, received).await?
+            }
+            request => {
+                let deferred = Deferred {
+                    header,
+                    request,
+                    received,
+                };
+                if self.pipeline.borrow().is_idle() {
+                    self.answer_read(shard, deferred);
+                } else {
+                    self.pipeline
+                        .borrow_mut()
+                        .push_read(deferred)
+                        .expect("bounded by the pending semaphore");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn queue_write(
+        &self,
+        shard: &Shard,
+        header: RequestHeader,
+        request: Request,
+        received: Instant,
+    ) -> Result<(), String> {
+        let session = self.session.get().expect("active connections have a session");
+        self.pipeline
+            .borrow_mut()
+            .push_write(header.xid)
+            .expect("bounded by the pending semaphore");
+        self.write_started.borrow_mut().push_back(received);
+        let event = Event::Request {
+            origin: self.origin(),
+            session,
+            xid: header.xid,
+            request,
+        };
+        shard
+            .to_sequencer
+            .send(event)
+            .await
+            .map_err(|_| "server shutting down".to_string())
+    }
+
+    /// Called by the shard for each outcome addressed to this connection.
+    pub fn on_outcome(&self, shard: &Shard, outcome: &Outcome) {
+        match &outcome.reply {
+            Reply::SessionCreated { timeout_ms, passwd }
+            | Reply::SessionResumed {
+                timeout_ms, passwd, ..
+            } => self.accept_session(shard, outcome.session, *timeout_ms, *passwd),
+            Reply::SessionRejected => {
+                self.send_connect_response(0, 0, [0; 16]);
+                self.finish_handshake(Handshake::Refused);
+                self.close_after_flush("session expired or password wrong");
+            }
+            Reply::ZxidAhead { client_zxid } => {
+                tracing::info!(
+                    conn = self.id,
+                    "refusing session: client has seen zxid {client_zxid:#x}, ours is {:#x}",
+                    outcome.zxid
+                );
+                self.finish_handshake(Handshake::Refused);
+                self.close_after_flush("client ahead of server");
+            }
+            Reply::Response(result) => {
+                let completed = Completed {
+                    xid: outcome.xid,
+                    zxid: outcome.zxid,
+                    result: result.clone(),
+                };
+                self.pipeline.borrow_mut().complete_write(outcome.xid, completed);
+                self.drain(shard);
+            }
+            Reply::Nothing => {}
+        }
+    }
+
+    fn accept_session(&self, shard: &Shard, session: SessionId, timeout_ms: i32, passwd: [u8; 16]) {
+        self.session.set(Some(session));
+        self.timeout_ms.set(timeout_ms);
+        shard.bind_session(session, self.id);
+        shard.stats.session_bound(shard.index, self.id, session, timeout_ms);
+        self.send_connect_response(timeout_ms, session, passwd);
+        self.phase.set(Phase::Active);
+        self.finish_handshake(Handshake::Accepted);
+    }
+
+    fn finish_handshake(&self, result: Handshake) {
+        if let Some(done) = self.handshake.borrow_mut().take() {
+            let _ = done.try_send(result);
+        }
+    }
+
+    fn send_connect_response(&self, timeout_ms: i32, session_id: SessionId, passwd: [u8; 16]) {
+        let response = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms,
+            session_id,
+            passwd: Bytes::copy_from_slice(&passwd),
+            read_only: self.client_sent_read_only.get().map(|_| false),
+        };
+        let mut out = BytesMut::new();
+        encode_connect_response(&mut out, &response);
+        self.enqueue(&out);
+    }
+
+    /// Releases every reply whose predecessors are answered.
+    fn drain(&self, shard: &Shard) {
+        loop {
+            let ready = self.pipeline.borrow_mut().pop_ready();
+            match ready {
+                None => return,
+                Some(Ready::Write(completed)) => {
+                    let started = self.write_started.borrow_mut().pop_front();
+                    let received = started.unwrap_or_else(Instant::now);
+                    self.send_reply(shard, completed.xid, completed.zxid, completed.result, received);
+                }
+                Some(Ready::Read(deferred)) => self.answer_read(shard, deferred),
+            }
+        }
+    }
+
+    fn answer_read(&self, shard: &Shard, deferred: Deferred) {
+        let tree = shard.tree();
+        let session = self.session.get().unwrap_or(0);
+        let result = reads::serve(shard, self, &tree, session, &deferred.request);
+        self.send_reply(shard, deferred.header.xid, tree.last_zxid(), result, deferred.received);
+    }
+
+    fn reply_now(&self, shard: &Shard, xid: i32, result: Result<Response, ErrorCode>, received: Instant) {
+        let zxid = shard.tree().last_zxid();
+        self.send_reply(shard, xid, zxid, result, received);
+    }
+
+    fn send_reply(
+        &self,
+        shard: &Shard,
+        xid: i32,
+        zxid: Zxid,
+        result: Result<Response, ErrorCode>,
+        received: Instant,
+    ) {
+        let (err, body) = match result {
+            Ok(body) => (0, body),
+            Err(code) => (code.code(), Response::Empty),
+        };
+        let mut out = BytesMut::new();
+        encode_reply(&mut out, ReplyHeader { xid, zxid, err }, &body);
+        self.enqueue(&out);
+        shard.stats.reply_sent(&self.counters.borrow(), received.elapsed());
+        self.pending.signal(1);
+    }
+
+    /// Queues a watch notification.
+    pub fn send_event(&self, shard: &Shard, event: &WatcherEvent) {
+        shard.stats.notification_sent();
+        let mut out = BytesMut::new();
+        encode_notification(&mut out, event);
+        self.enqueue(&out);
+        self.counters.borrow().sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn enqueue(&self, bytes: &[u8]) {
+        if matches!(self.phase.get(), Phase::Closed) {
+            return;
+        }
+        let too_much = {
+            let mut outbound = self.outbound.borrow_mut();
+            outbound.extend_from_slice(bytes);
+            outbound.len() > self.outbound_bytes_max
+        };
+        if too_much {
+            self.close("client is not reading its replies (outbound buffer full)");
+            return;
+        }
+        let _ = self.writer_wake.try_send(());
+    }
+
+    /// Sends what is queued, then closes.
+    pub fn close_after_flush(&self, why: &str) {
+        if matches!(self.phase.get(), Phase::Draining | Phase::Closed) {
+            return;
+        }
+        tracing::debug!(conn = self.id, "closing after flush: {why}");
+        self.phase.set(Phase::Draining);
+        self.finish_handshake(Handshake::Refused);
+        self.pending.close();
+        let _ = self.writer_wake.try_send(());
+    }
+
+    /// Closes now, dropping anything queued.
+    pub fn close(&self, why: &str) {
+        if self.phase.get() == Phase::Closed {
+            return;
+        }
+        tracing::info!(conn = self.id, peer = %self.peer, "closing connection: {why}");
+        self.phase.set(Phase::Closed);
+        self.outbound.borrow_mut().clear();
+        self.finish_handshake(Handshake::Refused);
+        self.pending.close();
+        self.shutdown_socket();
+        let _ = self.writer_wake.try_send(());
+    }
+
+    fn shutdown_socket(&self) {
+        let fd = self.fd.get();
+        if fd >= 0 {
+            // Wakes the reader with EOF; the writer's next write fails.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
+
+    async fn write_loop<W: AsyncWrite + Unpin>(self: Rc<Self>, mut writer: W, wake: LocalReceiver<()>) {
+        loop {
+            let chunk = self.outbound.borrow_mut().split();
+            if !chunk.is_empty() {
+                if writer.write_all(&chunk).await.is_err() {
+                    self.close("write failed");
+                    return;
+                }
+                continue;
+            }
+            match self.phase.get() {
+                Phase::Draining => {
+                    let _ = writer.flush().await;
+                    self.phase.set(Phase::Closed);
+                    self.shutdown_socket();
+                    return;
+                }
+                Phase::Closed => return,
+                _ => {}
+            }
+            if wake.recv().await.is_none() {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads until `buffer` holds at least `want` bytes; false on a clean EOF.
+async fn fill_to<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buffer: &mut BytesMut,
+    want: usize,
+) -> Result<bool, String> {
+    while buffer.len() < want {
+        if !read_more(reader, buffer).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Reads one chunk into `buffer`; false on EOF.
+async fn read_more<R: AsyncRead + Unpin>(reader: &mut R, buffer: &mut BytesMut) -> Result<bool, String> {
+    let mut chunk = [0u8; READ_CHUNK_BYTES];
+    match reader.read(&mut chunk).await {
+        Ok(0) => Ok(false),
+        Ok(n) => {
+            buffer.extend_from_slice(&chunk[..n]);
+            Ok(true)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(false),
+        Err(error) => Err(format!("read failed: {error}")),
+    }
+}

@@ -1,0 +1,143 @@
+//! Requests a shard answers itself, from one immutable tree version: reads,
+//! and the session-local requests that touch only this shard's watch table
+//! or the connection's identities (setWatches, checkWatches, removeWatches,
+//! addWatch, auth, whoAmI).
+//!
+//! Watches are registered against the same tree version the read was
+//! answered from, so a change is either visible in the reply or fires the
+//! watch, never neither.
+
+use super::connection::Connection;
+use super::state::Shard;
+use crate::proto::requests::{AuthPacket, Request, SetWatchesRequest};
+use crate::proto::responses::Response;
+use crate::proto::types::{AddWatchMode, ClientInfo, ErrorCode, SessionId, WatcherType};
+use crate::tree::{self, Tree};
+use crate::watch::{WatchKind, WatcherId};
+
+/// Answers a request that does not go through the sequencer.
+pub fn serve(
+    shard: &Shard,
+    connection: &Connection,
+    tree: &Tree,
+    session: SessionId,
+    request: &Request,
+) -> Result<Response, ErrorCode> {
+    let watcher = WatcherId(connection.id);
+    match request {
+        Request::Exists(r) => {
+            let result = tree::read::read(tree, session, request);
+            if r.watch {
+                let kind = match result {
+                    Ok(_) => WatchKind::Data,
+                    Err(ErrorCode::NoNode) => WatchKind::Exist,
+                    Err(_) => return result,
+                };
+                register(shard, &r.path, kind, watcher)?;
+            }
+            result
+        }
+        Request::GetData(r) => with_watch(shard, tree, session, request, &r.path, r.watch, WatchKind::Data, watcher),
+        Request::GetChildren(r) | Request::GetChildren2(r) => {
+            with_watch(shard, tree, session, request, &r.path, r.watch, WatchKind::Child, watcher)
+        }
+        Request::SetWatches(r) | Request::SetWatches2(r) => set_watches(shard, connection, tree, r),
+        Request::AddWatch(r) => {
+            let mode = AddWatchMode::from_i32(r.mode).ok_or(ErrorCode::BadArguments)?;
+            let kind = match mode {
+                AddWatchMode::Persistent => WatchKind::Persistent,
+                AddWatchMode::PersistentRecursive => WatchKind::PersistentRecursive,
+            };
+            register(shard, &r.path, kind, watcher)?;
+            Ok(Response::Empty)
+        }
+        Request::CheckWatches(r) | Request::RemoveWatches(r) => {
+            let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::BadArguments)?;
+            let remove = matches!(request, Request::RemoveWatches(_));
+            let mut watches = shard.watches.borrow_mut();
+            let found = if remove {
+                watches.remove(&r.path, kind, watcher)
+            } else {
+                watches.contains(&r.path, kind, watcher)
+            };
+            if found {
+                Ok(Response::Empty)
+            } else {
+                Err(ErrorCode::NoWatcher)
+            }
+        }
+        Request::WhoAmI => Ok(Response::WhoAmI(connection.identities())),
+        Request::Sasl(_) => Err(ErrorCode::Unimplemented),
+        _ => tree::read::read(tree, session, request),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn with_watch(
+    shard: &Shard,
+    tree: &Tree,
+    session: SessionId,
+    request: &Request,
+    path: &str,
+    watch: bool,
+    kind: WatchKind,
+    watcher: WatcherId,
+) -> Result<Response, ErrorCode> {
+    let result = tree::read::read(tree, session, request)?;
+    if watch {
+        register(shard, path, kind, watcher)?;
+    }
+    Ok(result)
+}
+
+fn register(shard: &Shard, path: &str, kind: WatchKind, watcher: WatcherId) -> Result<(), ErrorCode> {
+    shard
+        .watches
+        .borrow_mut()
+        .add(path, kind, watcher)
+        .map_err(|error| {
+            tracing::warn!(conn = watcher.0, %error, "watch refused");
+            ErrorCode::Throttled
+        })
+}
+
+fn set_watches(
+    shard: &Shard,
+    connection: &Connection,
+    tree: &Tree,
+    request: &SetWatchesRequest,
+) -> Result<Response, ErrorCode> {
+    let fired = shard
+        .watches
+        .borrow_mut()
+        .set_watches(WatcherId(connection.id), request, |path| {
+            tree.node(path).map(|node| crate::watch::NodeVersionInfo {
+                mzxid: node.stat.mzxid,
+                czxid: node.stat.czxid,
+                pzxid: node.stat.pzxid,
+            })
+        });
+    for event in fired {
+        connection.send_event(shard, &event);
+    }
+    Ok(Response::Empty)
+}
+
+/// Handles an auth packet: records the identity it proves, or fails.
+///
+/// ACL enforcement is a separate piece of work; identities are recorded so
+/// that `whoAmI` answers as ZooKeeper does.
+pub fn authenticate(connection: &Connection, packet: &AuthPacket) -> Result<(), ErrorCode> {
+    match packet.scheme.as_str() {
+        "digest" => {
+            let text = std::str::from_utf8(&packet.auth).map_err(|_| ErrorCode::AuthFailed)?;
+            let (user, _password) = text.split_once(':').ok_or(ErrorCode::AuthFailed)?;
+            connection.add_identity(ClientInfo {
+                auth_scheme: "digest".to_string(),
+                user: user.to_string(),
+            });
+            Ok(())
+        }
+        _ => Err(ErrorCode::AuthFailed),
+    }
+}

@@ -1,0 +1,223 @@
+//! The shard's state and its three loops: accept connections, apply
+//! published batches, report session activity to the sequencer.
+
+use super::connection::Connection;
+use crate::config::Config;
+use crate::proto::types::SessionId;
+use crate::sequencer::core::Event;
+use crate::sequencer::outcome::{Batch, Outcome, Reply};
+use crate::server::stats::ServerStats;
+use crate::tree::Tree;
+use crate::watch::{WatchTable, WatcherId};
+use async_channel::{Receiver, Sender};
+use glommio::net::TcpListener;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Bounds a shard enforces.
+#[derive(Clone, Debug)]
+pub struct ShardLimits {
+    /// Largest frame a client may send (`jute.maxbuffer`).
+    pub frame_bytes_max: usize,
+    /// Connections this shard accepts at once.
+    pub connections_max: usize,
+    /// Connections from one IP address at once, across shards (0 = no limit).
+    pub connections_per_ip_max: usize,
+    /// Unanswered requests per connection before it stops reading.
+    pub pending_requests_max: usize,
+    /// Bytes queued for a client before it is considered stuck and closed.
+    pub outbound_bytes_max: usize,
+    /// Watches one connection may hold.
+    pub watches_per_connection_max: usize,
+    /// How often session activity is reported to the sequencer.
+    pub touch_interval: Duration,
+}
+
+/// One shard's state, shared by its tasks (single-threaded).
+pub struct Shard {
+    pub index: usize,
+    pub limits: ShardLimits,
+    pub to_sequencer: Sender<Event>,
+    pub stats: Arc<ServerStats>,
+    pub config: Arc<Config>,
+    tree: RefCell<Arc<Tree>>,
+    pub(crate) watches: RefCell<WatchTable>,
+    connections: RefCell<HashMap<u64, Rc<Connection>>>,
+    sessions: RefCell<HashMap<SessionId, u64>>,
+    touched: RefCell<HashSet<SessionId>>,
+    next_connection: Cell<u64>,
+}
+
+impl Shard {
+    pub fn new(
+        index: usize,
+        limits: ShardLimits,
+        to_sequencer: Sender<Event>,
+        stats: Arc<ServerStats>,
+        config: Arc<Config>,
+        tree: Arc<Tree>,
+    ) -> Rc<Shard> {
+        let watches = WatchTable::new(limits.watches_per_connection_max);
+        Rc::new(Shard {
+            index,
+            limits,
+            to_sequencer,
+            stats,
+            config,
+            tree: RefCell::new(tree),
+            watches: RefCell::new(watches),
+            connections: RefCell::new(HashMap::new()),
+            sessions: RefCell::new(HashMap::new()),
+            touched: RefCell::new(HashSet::new()),
+            next_connection: Cell::new(1),
+        })
+    }
+
+    /// The newest tree version this shard has processed.
+    pub fn tree(&self) -> Arc<Tree> {
+        self.tree.borrow().clone()
+    }
+
+    pub fn touch(&self, session: SessionId) {
+        self.touched.borrow_mut().insert(session);
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.connections.borrow().len()
+    }
+
+    pub(crate) fn bind_session(&self, session: SessionId, connection: u64) {
+        self.sessions.borrow_mut().insert(session, connection);
+    }
+
+    /// Forgets a closed connection and everything it held on this shard.
+    pub(crate) fn forget(&self, connection: &Connection) {
+        self.connections.borrow_mut().remove(&connection.id);
+        self.watches.borrow_mut().remove_watcher(WatcherId(connection.id));
+        if let Some(session) = connection.session() {
+            let mut sessions = self.sessions.borrow_mut();
+            if sessions.get(&session) == Some(&connection.id) {
+                sessions.remove(&session);
+            }
+        }
+        self.stats.connection_closed(self.index, connection.id, connection.peer);
+    }
+
+    fn connection(&self, id: u64) -> Option<Rc<Connection>> {
+        self.connections.borrow().get(&id).cloned()
+    }
+
+    fn session_connection(&self, session: SessionId) -> Option<Rc<Connection>> {
+        let id = *self.sessions.borrow().get(&session)?;
+        self.connection(id)
+    }
+
+    /// Accepts connections until the listener fails.
+    pub async fn accept_loop(self: Rc<Self>, listener: TcpListener) {
+        loop {
+            let stream = match listener.accept().await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::warn!(shard = self.index, %error, "accept failed");
+                    glommio::timer::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let peer = match stream.peer_addr() {
+                Ok(peer) => peer,
+                Err(_) => continue,
+            };
+            if !self.admit(peer) {
+                continue;
+            }
+            let id = self.next_connection.get();
+            self.next_connection.set(id + 1);
+            let connection = Connection::new(id, peer, &self);
+            self.connections.borrow_mut().insert(id, connection.clone());
+            glommio::spawn_local(connection.serve(self.clone(), stream)).detach();
+        }
+    }
+
+    fn admit(&self, peer: SocketAddr) -> bool {
+        if self.connection_count() >= self.limits.connections_max {
+            tracing::warn!(shard = self.index, %peer, "connection refused: shard at its connection limit");
+            return false;
+        }
+        if !self.stats.admit_ip(peer.ip(), self.limits.connections_per_ip_max) {
+            tracing::warn!(shard = self.index, %peer, "connection refused: too many connections from this address (maxClientCnxns)");
+            return false;
+        }
+        true
+    }
+
+    /// Applies published batches, in order, until the sequencer is gone.
+    pub async fn batch_loop(self: Rc<Self>, batches: Receiver<Arc<Batch>>) {
+        while let Ok(batch) = batches.recv().await {
+            for outcome in &batch.outcomes {
+                self.apply_outcome(outcome);
+            }
+        }
+    }
+
+    fn apply_outcome(&self, outcome: &Outcome) {
+        *self.tree.borrow_mut() = outcome.tree.clone();
+        self.fire_watches(outcome);
+        if let Reply::SessionResumed {
+            previous: Some(previous),
+            ..
+        } = &outcome.reply
+        {
+            if previous.shard == self.index {
+                if let Some(old) = self.connection(previous.conn) {
+                    old.close("session moved to another connection");
+                }
+            }
+        }
+        if let Some(origin) = outcome.origin.filter(|o| o.shard == self.index) {
+            if let Some(connection) = self.connection(origin.conn) {
+                connection.on_outcome(self, outcome);
+            }
+        }
+        if outcome.session_closed {
+            if let Some(connection) = self.session_connection(outcome.session) {
+                connection.close_after_flush("session closed");
+            }
+        }
+    }
+
+    fn fire_watches(&self, outcome: &Outcome) {
+        if outcome.changes.is_empty() {
+            return;
+        }
+        let mut fired = Vec::new();
+        {
+            let mut watches = self.watches.borrow_mut();
+            for change in &outcome.changes {
+                fired.extend(watches.trigger(change.event, &change.path));
+            }
+        }
+        for (watcher, event) in fired {
+            if let Some(connection) = self.connection(watcher.0) {
+                connection.send_event(self, &event);
+            }
+        }
+    }
+
+    /// Reports session activity to the sequencer every `touch_interval`.
+    pub async fn touch_loop(self: Rc<Self>) {
+        loop {
+            glommio::timer::sleep(self.limits.touch_interval).await;
+            let touched: Vec<SessionId> = self.touched.borrow_mut().drain().collect();
+            if touched.is_empty() {
+                continue;
+            }
+            if self.to_sequencer.send(Event::Touch(touched)).await.is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! End-to-end tests against a real `warden` process, each run with one and
+//! with two shards: ordering guarantees, cross-shard watches, sessions, and
+//! bad input closing only the offending connection.
+
+mod support;
+
+use bytes::Bytes;
+use std::time::Duration;
+use support::{four_letter, Client, Frame, Server};
+use warden::proto::requests::*;
+use warden::proto::responses::Response;
+use warden::proto::types::{Acl, ErrorCode, EventType};
+
+fn create(path: &str, data: &[u8], flags: i32) -> Request {
+    Request::Create(
+        warden::proto::types::OpCode::Create2,
+        CreateRequest {
+            path: path.to_string(),
+            data: Bytes::copy_from_slice(data),
+            acl: Acl::open_unsafe(),
+            flags,
+            ttl: None,
+        },
+    )
+}
+
+fn get(path: &str, watch: bool) -> Request {
+    Request::GetData(PathWatchRequest {
+        path: path.to_string(),
+        watch,
+    })
+}
+
+fn set(path: &str, data: &[u8]) -> Request {
+    Request::SetData(SetDataRequest {
+        path: path.to_string(),
+        data: Bytes::copy_from_slice(data),
+        version: -1,
+    })
+}
+
+fn exists(path: &str, watch: bool) -> Request {
+    Request::Exists(PathWatchRequest {
+        path: path.to_string(),
+        watch,
+    })
+}
+
+fn for_each_shard_count(test: impl Fn(&Server)) {
+    for shards in [1, 2] {
+        let server = Server::start(shards, "");
+        test(&server);
+    }
+}
+
+#[test]
+fn create_get_set_delete_with_stats() {
+    for_each_shard_count(|server| {
+        let mut c = Client::connect(server.port);
+        let (h, r) = c.call(&create("/a", b"hello", 0));
+        assert_eq!(h.err, 0);
+        let Response::Create2(path, stat) = r else { panic!("{r:?}") };
+        assert_eq!(path, "/a");
+        assert_eq!((stat.version, stat.data_length, stat.czxid), (0, 5, h.zxid));
+        let (h, r) = c.call(&set("/a", b"bye"));
+        assert_eq!(h.err, 0);
+        let Response::Stat(stat2) = r else { panic!("{r:?}") };
+        assert_eq!((stat2.version, stat2.mzxid, stat2.czxid), (1, h.zxid, stat.czxid));
+        let (_, r) = c.call(&get("/a", false));
+        let Response::GetData(data, _) = r else { panic!("{r:?}") };
+        assert_eq!(&data[..], b"bye");
+        let (h, _) = c.call(&Request::Delete(DeleteRequest { path: "/a".into(), version: 5 }));
+        assert_eq!(h.err, ErrorCode::BadVersion.code());
+        let (h, _) = c.call(&Request::Delete(DeleteRequest { path: "/a".into(), version: 1 }));
+        assert_eq!(h.err, 0);
+        let (h, _) = c.call(&get("/a", false));
+        assert_eq!(h.err, ErrorCode::NoNode.code());
+    });
+}
+
+#[test]
+fn a_read_pipelined_behind_a_write_sees_it() {
+    for_each_shard_count(|server| {
+        let mut c = Client::connect(server.port);
+        for i in 0..200 {
+            let path = format!("/p{i}");
+            let w = c.send(&create(&path, b"x", 0));
+            let r = c.send(&get(&path, false));
+            let (hw, _) = c.wait_reply(w);
+            let (hr, read) = c.wait_reply(r);
+            assert_eq!((hw.err, hr.err), (0, 0), "read after own write must see it");
+            assert!(matches!(read, Response::GetData(..)));
+        }
+        // Replies came back in the order sent.
+        let order: Vec<i32> = c
+            .arrivals
+            .iter()
+            .filter_map(|a| a.strip_prefix("reply ").map(|x| x.parse().unwrap()))
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+    });
+}
+
+#[test]
+fn watch_event_arrives_before_any_reply_showing_the_change() {
+    for_each_shard_count(|server| {
+        let mut writer = Client::connect(server.port);
+        let mut watchers: Vec<Client> = (0..6).map(|_| Client::connect(server.port)).collect();
+        writer.call(&create("/w", b"0", 0));
+        for round in 1..30 {
+            for w in watchers.iter_mut() {
+                let (h, _) = w.call(&get("/w", true));
+                assert_eq!(h.err, 0);
+            }
+            let value = round.to_string();
+            writer.call(&set("/w", value.as_bytes()));
+            for w in watchers.iter_mut() {
+                // Read until we see the new value; the event must come first.
+                let mut saw_event = false;
+                loop {
+                    let xid = w.send(&get("/w", false));
+                    loop {
+                        match w.receive().expect("open") {
+                            Frame::Event(e) => {
+                                assert_eq!((e.event_type, e.path.as_str()), (EventType::NodeDataChanged, "/w"));
+                                assert!(!saw_event, "one-shot watch fired twice");
+                                saw_event = true;
+                            }
+                            Frame::Reply(h, Response::GetData(data, _)) if h.xid == xid => {
+                                if data[..] == *value.as_bytes() {
+                                    assert!(saw_event, "reply showed the change before its watch event");
+                                }
+                                break;
+                            }
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                    if saw_event {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn every_session_on_every_shard_gets_exactly_one_event() {
+    for_each_shard_count(|server| {
+        let mut writer = Client::connect(server.port);
+        writer.call(&create("/fan", b"", 0));
+        let mut watchers: Vec<Client> = (0..40).map(|_| Client::connect(server.port)).collect();
+        for w in watchers.iter_mut() {
+            assert_eq!(w.call(&exists("/fan", true)).0.err, 0);
+        }
+        writer.call(&set("/fan", b"1"));
+        writer.call(&set("/fan", b"2"));
+        for w in watchers.iter_mut() {
+            let e = w.next_event(Duration::from_secs(5)).expect("event");
+            assert_eq!((e.event_type, e.path.as_str()), (EventType::NodeDataChanged, "/fan"));
+            assert!(w.next_event(Duration::from_millis(100)).is_none(), "one-shot watch fired twice");
+        }
+    });
+}
+
+#[test]
+fn oversized_frame_closes_only_that_connection() {
+    for_each_shard_count(|server| {
+        let mut good = Client::connect(server.port);
+        let mut bad = Client::connect(server.port);
+        let huge = (2 * 1024 * 1024i32).to_be_bytes();
+        bad.send_raw(&huge).unwrap();
+        assert!(bad.is_closed());
+        assert_eq!(good.call(&create("/still", b"ok", 0)).0.err, 0);
+        assert!(server.log().contains("jute.maxbuffer"), "one log line names the limit");
+    });
+}
+
+#[test]
+fn garbage_instead_of_a_request_closes_only_that_connection() {
+    for_each_shard_count(|server| {
+        let mut good = Client::connect(server.port);
+        let mut bad = Client::connect(server.port);
+        // A frame of 3 bytes cannot hold a request header.
+        bad.send_raw(&[0, 0, 0, 3, 1, 2, 3]).unwrap();
+        assert!(bad.is_closed());
+        assert_eq!(good.call(&exists("/", false)).0.err, 0);
+    });
+}
+
+#[test]
+fn unknown_opcode_answers_unimplemented_and_keeps_the_connection() {
+    for_each_shard_count(|server| {
+        let mut c = Client::connect(server.port);
+        // xid 7, opcode 999, no body.
+        c.send_raw(&[0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 3, 0xe7]).unwrap();
+        let mut buffer = [0u8; 20];
+        use std::io::Read;
+        let mut stream_reply = Vec::new();
+        while stream_reply.len() < 20 {
+            let n = c_stream_read(&mut c, &mut buffer);
+            stream_reply.extend_from_slice(&buffer[..n]);
+        }
+        let err = i32::from_be_bytes(stream_reply[16..20].try_into().unwrap());
+        assert_eq!(err, ErrorCode::Unimplemented.code());
+        let _ = std::io::empty().read(&mut buffer);
+        assert_eq!(c.call(&exists("/", false)).0.err, 0);
+    });
+}
+
+fn c_stream_read(c: &mut Client, buffer: &mut [u8]) -> usize {
+    c.read_raw(buffer)
+}
+
+#[test]
+fn expired_session_removes_ephemerals_and_fires_watches() {
+    for_each_shard_count(|server| {
+        let mut watcher = Client::connect(server.port);
+        let owner = Client::connect_with(server.port, 0, &[0; 16], 400).unwrap();
+        let mut owner = owner;
+        assert_eq!(owner.call(&create("/eph", b"", 1)).0.err, 0);
+        assert_eq!(watcher.call(&exists("/eph", true)).0.err, 0);
+        drop(owner); // no pings: the session must expire
+        let e = watcher.next_event(Duration::from_secs(10)).expect("deleted event");
+        assert_eq!((e.event_type, e.path.as_str()), (EventType::NodeDeleted, "/eph"));
+        assert_eq!(watcher.call(&exists("/eph", false)).0.err, ErrorCode::NoNode.code());
+    });
+}
+
+#[test]
+fn reconnect_with_password_keeps_session_and_wrong_password_is_refused() {
+    for_each_shard_count(|server| {
+        let mut first = Client::connect(server.port);
+        assert_eq!(first.call(&create("/mine", b"", 1)).0.err, 0);
+        let id = first.session_id();
+        let passwd = first.session.passwd.clone();
+        assert!(Client::connect_with(server.port, id, &[7; 16], 10_000).is_none());
+        let mut second = Client::connect_with(server.port, id, &passwd, 10_000).expect("resumed");
+        assert_eq!(second.session_id(), id);
+        // The old connection is closed: the session moved.
+        assert!(first.is_closed());
+        let (h, r) = second.call(&exists("/mine", false));
+        assert_eq!(h.err, 0);
+        let Response::Stat(stat) = r else { panic!() };
+        assert_eq!(stat.ephemeral_owner, id);
+        assert!(Client::connect_with(server.port, 0x7777, &passwd, 10_000).is_none());
+    });
+}
+
+#[test]
+fn close_session_deletes_ephemerals_and_closes() {
+    for_each_shard_count(|server| {
+        let mut a = Client::connect(server.port);
+        let mut b = Client::connect(server.port);
+        a.call(&create("/e1", b"", 1));
+        b.call(&exists("/e1", true));
+        let (h, _) = a.call(&Request::CloseSession);
+        assert_eq!(h.err, 0);
+        assert!(a.is_closed());
+        let e = b.next_event(Duration::from_secs(5)).expect("event");
+        assert_eq!(e.event_type, EventType::NodeDeleted);
+    });
+}
+
+#[test]
+fn four_letter_words_answer() {
+    for_each_shard_count(|server| {
+        let mut c = Client::connect(server.port);
+        c.call(&create("/x", b"", 0));
+        assert_eq!(four_letter(server.port, "ruok").unwrap(), "imok");
+        let srvr = four_letter(server.port, "srvr").unwrap();
+        assert!(srvr.contains("Mode: standalone"), "{srvr}");
+        assert!(srvr.contains("Zxid: 0x"), "{srvr}");
+        let mntr = four_letter(server.port, "mntr").unwrap();
+        assert!(mntr.contains("zk_znode_count\t5"), "{mntr}");
+    });
+}
