@@ -17,9 +17,6 @@ use warden::config::{Config, EMBEDDED_ORIGIN};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// glommio's default per-executor I/O memory (registered buffers).
-const IO_MEMORY_BYTES: usize = 10 << 20;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "warden",
@@ -95,8 +92,8 @@ fn server(path: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = loaded.config;
     tracing::info!(config = %origin, client_port = config.client_port, shards = config.shards, data_dir = %config.data_dir.display(), "configuration loaded");
-    // Shards plus the sequencer, each a glommio executor.
-    warden::preflight::check_environment(IO_MEMORY_BYTES, config.shards + 1)?;
+    // The server checks io_uring and locked memory before it starts any
+    // executor (shards plus the sequencer), with the io_memory it uses.
     run(config)
 }
 

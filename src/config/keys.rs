@@ -36,6 +36,7 @@ struct Draft {
     max_watches_per_session: Option<u32>,
     global_outstanding_limit: Option<u32>,
     force_sync: Option<bool>,
+    container_check_interval_ms: Option<u32>,
 }
 
 /// ZooKeeper keys Warden reads and ignores (a warning, not an error).
@@ -182,6 +183,9 @@ fn apply(
         "warden.maxWatchesPerSession" => d.max_watches_per_session = Some(int(v, 1, 100_000_000)?),
         "globalOutstandingLimit" => d.global_outstanding_limit = Some(int(v, 1, 1_000_000)?),
         "forceSync" => d.force_sync = Some(yes_no(v)?),
+        "znode.container.checkIntervalMs" => {
+            d.container_check_interval_ms = Some(int(v, 1, 24 * 3_600_000)?)
+        }
         k if k.starts_with("server.") => {
             let spec = server(&k["server.".len()..], v)?;
             d.servers.insert(spec.id, spec);
@@ -344,6 +348,9 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
             .unwrap_or(DEFAULT_JUTE_MAX_BUFFER_BYTES),
         four_letter_words: d.four_letter_words.unwrap_or_default(),
         extended_types_enabled: d.extended_types_enabled.unwrap_or(false),
+        container_check_interval_ms: d
+            .container_check_interval_ms
+            .unwrap_or(DEFAULT_CONTAINER_CHECK_INTERVAL_MS),
         autopurge_snap_retain_count: d
             .autopurge_snap_retain_count
             .unwrap_or(MIN_SNAP_RETAIN_COUNT),

@@ -48,6 +48,9 @@ pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
 pub const MIN_SNAP_RETAIN_COUNT: u32 = 3;
 pub const DEFAULT_MAX_CONNECTIONS_PER_SHARD: u32 = 10_000;
 pub const DEFAULT_MAX_WATCHES_PER_SESSION: u32 = 1_000_000;
+/// ZooKeeper's default interval of the container and TTL sweep
+/// (`znode.container.checkIntervalMs`).
+pub const DEFAULT_CONTAINER_CHECK_INTERVAL_MS: u32 = 60_000;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +103,9 @@ pub struct Config {
     /// `forceSync`: fsync the txn log before acknowledging (stored; the
     /// storage layer decides what "no" means).
     pub force_sync: bool,
+    /// How often empty containers and expired TTL nodes are swept
+    /// (`znode.container.checkIntervalMs`, a system property in ZooKeeper).
+    pub container_check_interval_ms: u32,
 }
 
 /// A key that was accepted but did not (fully) take effect.
