@@ -56,6 +56,29 @@ pub enum Event {
     Seal,
     /// The log flushed this batch.
     Flushed(Durable<BatchId>),
+    /// An operator's question (four-letter words): report the session table.
+    Inspect {
+        with_sessions: bool,
+        reply: ReportTo,
+    },
+}
+
+/// Where an [`Event::Inspect`] answer goes; opaque to the core.
+#[derive(Debug, Clone)]
+pub struct ReportTo(pub async_channel::Sender<SequencerReport>);
+
+impl From<async_channel::Sender<SequencerReport>> for ReportTo {
+    fn from(sender: async_channel::Sender<SequencerReport>) -> ReportTo {
+        ReportTo(sender)
+    }
+}
+
+/// The session table as the four-letter words show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SequencerReport {
+    pub session_count: usize,
+    /// (session, expiry time in ms), when asked for.
+    pub sessions: Vec<(SessionId, i64)>,
 }
 
 /// What the runtime must do.
@@ -69,6 +92,8 @@ pub enum Command {
     },
     /// Send this batch to every shard.
     Publish(Arc<Batch>),
+    /// Answer an inspection.
+    Report(ReportTo, SequencerReport),
 }
 
 /// Settings the sequencer needs, taken from the server config.
@@ -100,7 +125,7 @@ pub struct Sequencer {
 
 impl Sequencer {
     pub fn new(config: SequencerConfig, tree: Tree, now_ms: i64) -> Sequencer {
-        let sessions = SessionTracker::new(config.tick_ms, config.sessions_max);
+        let sessions = SessionTracker::new(config.tick_ms as i32, config.sessions_max);
         let session_ids = SessionIdGenerator::new(config.server_id, now_ms);
         let next_sweep_ms = now_ms + config.container_check_interval_ms;
         Sequencer {
@@ -149,6 +174,22 @@ impl Sequencer {
             Event::Tick => self.on_tick(now_ms),
             Event::Seal => self.seal(out),
             Event::Flushed(durable) => self.on_flushed(durable, out),
+            Event::Inspect {
+                with_sessions,
+                reply,
+            } => out.push(Command::Report(reply, self.report(with_sessions))),
+        }
+    }
+
+    fn report(&self, with_sessions: bool) -> SequencerReport {
+        let sessions = if with_sessions {
+            self.sessions.iter().map(|s| (s.id, s.expires_at_ms)).collect()
+        } else {
+            Vec::new()
+        };
+        SequencerReport {
+            session_count: self.sessions.len(),
+            sessions,
         }
     }
 
@@ -213,7 +254,7 @@ impl Sequencer {
     }
 
     fn create_session(&mut self, now_ms: i64, origin: Origin, timeout_ms: i32) {
-        let id = self.session_ids.next();
+        let id = self.session_ids.next().expect("the id generator never ends");
         if self.sessions.add(id, timeout_ms, now_ms).is_err() {
             // Too many sessions: refuse the way a dead session is refused.
             self.push_unlogged(Some(origin), 0, 0, Reply::SessionRejected);
@@ -221,8 +262,7 @@ impl Sequencer {
         }
         let passwd = session::password_for(id, self.config.password_secret);
         let header = self.next_header(id, 0, now_ms);
-        let mut executed = prep::create_session(&mut self.tree, header, timeout_ms);
-        executed.reply = Ok(Response::Empty);
+        let executed = prep::create_session(&mut self.tree, header, timeout_ms);
         self.owners.insert(id, origin);
         let outcome_reply = Reply::SessionCreated { timeout_ms, passwd };
         self.push_record(executed.record);
@@ -232,12 +272,13 @@ impl Sequencer {
     fn resume_session(&mut self, now_ms: i64, origin: Origin, timeout_ms: i32, attempt: &ConnectAttempt) {
         let id = attempt.session_id;
         let passwd = session::password_for(id, self.config.password_secret);
-        let password_ok = session::passwords_equal(&passwd, &attempt.passwd);
-        if !password_ok || !self.sessions.touch(id, now_ms) {
+        let password_ok = session::check_password(id, self.config.password_secret, &attempt.passwd);
+        // ZooKeeper re-touches a resumed session with the new connection's
+        // negotiated timeout.
+        if !password_ok || !self.sessions.touch_with_timeout(id, timeout_ms, now_ms) {
             self.push_unlogged(Some(origin), id, 0, Reply::SessionRejected);
             return;
         }
-        self.sessions.set_timeout(id, timeout_ms, now_ms);
         let previous = self.owners.insert(id, origin).filter(|p| *p != origin);
         let reply = Reply::SessionResumed {
             timeout_ms,

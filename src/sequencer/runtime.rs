@@ -52,6 +52,9 @@ pub async fn run(
                     core.step(now, Event::Flushed(log.flush(appended)), &mut commands);
                 }
                 Command::Publish(batch) => publish(&shards, batch).await,
+                Command::Report(to, report) => {
+                    let _ = to.0.try_send(report);
+                }
             }
         }
     }

@@ -21,6 +21,7 @@ use crate::sequencer::core::{Event, Sequencer, SequencerConfig};
 use crate::sequencer::outcome::Batch;
 use crate::sequencer::prep::PrepContext;
 use crate::sequencer::runtime;
+use crate::shard::peers::{ShardPeers, ShardQuery};
 use crate::shard::{Shard, ShardLimits};
 use crate::tree::Tree;
 use async_channel::{Receiver, Sender};
@@ -80,8 +81,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         .unzip();
     let sequencer = start_sequencer(&config, tree.clone(), events_tx.clone(), events_rx, batch_txs)?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (peers, query_rxs) = ShardPeers::new(shards);
     let mut handles = Vec::new();
-    for (index, batches) in batch_rxs.into_iter().enumerate() {
+    for (index, (batches, queries)) in batch_rxs.into_iter().zip(query_rxs).enumerate() {
         let shard = ShardStart {
             index,
             config: config.clone(),
@@ -89,6 +91,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             tree: Arc::new(tree.clone()),
             events: events_tx.clone(),
             batches,
+            peers: peers.clone(),
+            queries,
             ready: ready_tx.clone(),
         };
         handles.push(start_shard(shard)?);
@@ -152,6 +156,8 @@ struct ShardStart {
     tree: Arc<Tree>,
     events: Sender<Event>,
     batches: Receiver<Arc<Batch>>,
+    peers: ShardPeers,
+    queries: Receiver<ShardQuery>,
     ready: std::sync::mpsc::Sender<Result<(), ServerError>>,
 }
 
@@ -195,10 +201,12 @@ async fn serve_shard(start: ShardStart) {
         start.events,
         start.stats,
         start.config.clone(),
+        start.peers,
         start.tree,
     );
     let _ = start.ready.send(Ok(()));
     glommio::spawn_local(shard.clone().batch_loop(start.batches)).detach();
+    glommio::spawn_local(shard.clone().query_loop(start.queries)).detach();
     glommio::spawn_local(shard.clone().touch_loop()).detach();
     shard.accept_loop(listener).await;
 }

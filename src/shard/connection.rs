@@ -175,7 +175,7 @@ impl Connection {
         if !fill_to(reader, &mut buffer, 4).await? {
             return Ok(());
         }
-        if let Some(word) = crate::fourlw::FourLetterWord::parse(&buffer[..4]) {
+        if let Some(word) = crate::fourlw::FourLetterWord::from_prefix([buffer[0], buffer[1], buffer[2], buffer[3]]) {
             let text = crate::server::fourlw::answer(shard, word).await;
             self.enqueue(text.as_bytes());
             return Ok(());

@@ -8,6 +8,7 @@
 //! except counters and the connection registry the four-letter words read.
 
 pub mod connection;
+pub mod peers;
 pub mod pipeline;
 pub mod reads;
 pub mod state;

@@ -13,7 +13,7 @@ use crate::proto::requests::{AuthPacket, Request, SetWatchesRequest};
 use crate::proto::responses::Response;
 use crate::proto::types::{AddWatchMode, ClientInfo, ErrorCode, SessionId, WatcherType};
 use crate::tree::{self, Tree};
-use crate::watch::{WatchKind, WatcherId};
+use crate::watch::{NodeZxids, WatchKind, WatchLists, WatcherId};
 
 /// Answers a request that does not go through the sequencer.
 pub fn serve(
@@ -60,7 +60,8 @@ pub fn serve(
             } else {
                 watches.contains(&r.path, kind, watcher)
             };
-            if found {
+            // ZooKeeper 3.8 only knows watcher types 1-3 here.
+            if found.map_err(|_| ErrorCode::MarshallingError)? {
                 Ok(Response::Empty)
             } else {
                 Err(ErrorCode::NoWatcher)
@@ -107,16 +108,26 @@ fn set_watches(
     tree: &Tree,
     request: &SetWatchesRequest,
 ) -> Result<Response, ErrorCode> {
+    let lists = WatchLists {
+        data: request.data_watches.clone(),
+        exist: request.exist_watches.clone(),
+        child: request.child_watches.clone(),
+        persistent: request.persistent_watches.clone(),
+        persistent_recursive: request.persistent_recursive_watches.clone(),
+    };
     let fired = shard
         .watches
         .borrow_mut()
-        .set_watches(WatcherId(connection.id), request, |path| {
-            tree.node(path).map(|node| crate::watch::NodeVersionInfo {
+        .set_watches(WatcherId(connection.id), request.relative_zxid, &lists, |path| {
+            tree.node(path).map(|node| NodeZxids {
                 mzxid: node.stat.mzxid,
-                czxid: node.stat.czxid,
                 pzxid: node.stat.pzxid,
             })
-        });
+        })
+        .map_err(|error| {
+            tracing::warn!(conn = connection.id, %error, "setWatches refused");
+            ErrorCode::Throttled
+        })?;
     for event in fired {
         connection.send_event(shard, &event);
     }

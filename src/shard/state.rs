@@ -2,13 +2,15 @@
 //! published batches, report session activity to the sequencer.
 
 use super::connection::Connection;
+use super::peers::{ShardPeers, ShardQuery, WatchReport};
 use crate::config::Config;
 use crate::proto::types::SessionId;
 use crate::sequencer::core::Event;
 use crate::sequencer::outcome::{Batch, Outcome, Reply};
 use crate::server::stats::ServerStats;
 use crate::tree::Tree;
-use crate::watch::{WatchTable, WatcherId};
+use crate::proto::types::EventType;
+use crate::watch::{NodeChange, WatchTable, WatcherId};
 use async_channel::{Receiver, Sender};
 use glommio::net::TcpListener;
 use std::cell::{Cell, RefCell};
@@ -44,6 +46,7 @@ pub struct Shard {
     pub to_sequencer: Sender<Event>,
     pub stats: Arc<ServerStats>,
     pub config: Arc<Config>,
+    pub peers: ShardPeers,
     tree: RefCell<Arc<Tree>>,
     pub(crate) watches: RefCell<WatchTable>,
     connections: RefCell<HashMap<u64, Rc<Connection>>>,
@@ -59,6 +62,7 @@ impl Shard {
         to_sequencer: Sender<Event>,
         stats: Arc<ServerStats>,
         config: Arc<Config>,
+        peers: ShardPeers,
         tree: Arc<Tree>,
     ) -> Rc<Shard> {
         let watches = WatchTable::new(limits.watches_per_connection_max);
@@ -68,6 +72,7 @@ impl Shard {
             to_sequencer,
             stats,
             config,
+            peers,
             tree: RefCell::new(tree),
             watches: RefCell::new(watches),
             connections: RefCell::new(HashMap::new()),
@@ -197,7 +202,9 @@ impl Shard {
         {
             let mut watches = self.watches.borrow_mut();
             for change in &outcome.changes {
-                fired.extend(watches.trigger(change.event, &change.path));
+                if let Some(kind) = node_change(change.event) {
+                    fired.extend(watches.trigger_change(kind, &change.path));
+                }
             }
         }
         for (watcher, event) in fired {
@@ -205,6 +212,32 @@ impl Shard {
                 connection.send_event(self, &event);
             }
         }
+    }
+
+    /// Answers other shards' questions until the server stops.
+    pub async fn query_loop(self: Rc<Self>, queries: Receiver<ShardQuery>) {
+        while let Ok(query) = queries.recv().await {
+            match query {
+                ShardQuery::Watches { with_list, reply } => {
+                    let _ = reply.send(self.watch_report(with_list)).await;
+                }
+            }
+        }
+    }
+
+    fn watch_report(&self, with_list: bool) -> WatchReport {
+        let watches = self.watches.borrow();
+        let mut report = WatchReport {
+            watch_count: watches.watch_count(),
+            data_watches: Vec::new(),
+        };
+        if with_list {
+            for (watcher, paths) in watches.by_watcher() {
+                let session = self.connection(watcher.0).and_then(|c| c.session()).unwrap_or(0);
+                report.data_watches.extend(paths.into_iter().map(|path| (session, path)));
+            }
+        }
+        report
     }
 
     /// Reports session activity to the sequencer every `touch_interval`.
@@ -219,5 +252,17 @@ impl Shard {
                 return;
             }
         }
+    }
+}
+
+/// The watch-table trigger for a tree change. The table fires the parent's
+/// NodeChildrenChanged itself for creates and deletes, so the tree's own
+/// parent entries are not triggered again.
+fn node_change(event: EventType) -> Option<NodeChange> {
+    match event {
+        EventType::NodeCreated => Some(NodeChange::Created),
+        EventType::NodeDeleted => Some(NodeChange::Deleted),
+        EventType::NodeDataChanged => Some(NodeChange::DataChanged),
+        _ => None,
     }
 }

@@ -95,6 +95,8 @@ class Server:
             "4lw.commands.whitelist": "*",
             "extendedTypesEnabled": "true",
             "shards": str(self.shards),
+            # ZooKeeper takes this as -D (see its command); Warden from zoo.cfg.
+            "znode.container.checkIntervalMs": "1000",
         }
         items.update(self.extra_cfg)
         return items
