@@ -11,7 +11,8 @@
 //! ones before it; client input never panics.
 
 use crate::proto::requests::{
-    CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetAclRequest, SetDataRequest,
+    CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetAclRequest,
+    SetDataRequest,
 };
 use crate::proto::responses::{MultiResult, Response};
 use crate::proto::types::{perms, CreateMode, ErrorCode, Id, OpCode};
@@ -63,7 +64,13 @@ pub fn execute(tree: &mut Tree, header: TxnHeader, req: &Request, ctx: &PrepCont
 /// belong here (create*, delete, deleteContainer, setData, setACL, check,
 /// multi, reconfig, closeSession); anything else answers UNIMPLEMENTED with an
 /// error record the caller should not log.
-pub fn execute_as(tree: &mut Tree, header: TxnHeader, req: &Request, ctx: &PrepContext, auth: &[Id]) -> Executed {
+pub fn execute_as(
+    tree: &mut Tree,
+    header: TxnHeader,
+    req: &Request,
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Executed {
     let op = match req {
         Request::Create(op, r) => WriteOp::Create(*op, r),
         Request::Delete(r) => WriteOp::Delete(r),
@@ -73,7 +80,9 @@ pub fn execute_as(tree: &mut Tree, header: TxnHeader, req: &Request, ctx: &PrepC
         Request::Check(r) => WriteOp::Check(r),
         Request::Multi(ops) => return execute_multi(tree, header, ops, ctx, auth),
         Request::CloseSession => return close_session(tree, header),
-        Request::Reconfig(_) if ctx.reconfig_enabled => return failed(tree, header, ErrorCode::Unimplemented),
+        Request::Reconfig(_) if ctx.reconfig_enabled => {
+            return failed(tree, header, ErrorCode::Unimplemented)
+        }
         Request::Reconfig(_) => return failed(tree, header, ErrorCode::ReconfigDisabled),
         _ => return failed(tree, header, ErrorCode::Unimplemented),
     };
@@ -116,7 +125,13 @@ pub fn close_session(tree: &mut Tree, header: TxnHeader) -> Executed {
 
 /// The deleteContainer the container/TTL sweep issues for `path`.
 pub fn sweep_delete(tree: &mut Tree, header: TxnHeader, path: &str) -> Executed {
-    match prep_op(tree, &header, WriteOp::DeleteContainer(path), &PrepContext::default(), &[]) {
+    match prep_op(
+        tree,
+        &header,
+        WriteOp::DeleteContainer(path),
+        &PrepContext::default(),
+        &[],
+    ) {
         Ok(txn) => apply_single(tree, header, txn),
         Err(code) => failed(tree, header, code),
     }
@@ -139,7 +154,11 @@ fn apply_single(tree: &mut Tree, header: TxnHeader, txn: Txn) -> Executed {
     let record = TxnRecord { header, txn };
     let applied = tree.apply(&record);
     let reply = applied.result.map(|o| match o {
-        Outcome::Created { op: OpCode::Create, path, .. } => Response::Create(path),
+        Outcome::Created {
+            op: OpCode::Create,
+            path,
+            ..
+        } => Response::Create(path),
         Outcome::Created { path, stat, .. } => Response::Create2(path, stat),
         Outcome::Stat(s) => Response::Stat(s),
         Outcome::Done | Outcome::Multi(_) => Response::Empty,
@@ -167,12 +186,20 @@ fn assert_invariants(tree: &Tree) {
 fn multi_decode_error(ops: &[MultiOp]) -> bool {
     ops.iter().any(|op| match op {
         MultiOp::GetChildren(_) | MultiOp::GetData(_) => true,
-        MultiOp::Create(code, r) => *code != OpCode::CreateTtl && CreateMode::from_flags(r.flags).is_none(),
+        MultiOp::Create(code, r) => {
+            *code != OpCode::CreateTtl && CreateMode::from_flags(r.flags).is_none()
+        }
         _ => false,
     })
 }
 
-fn execute_multi(tree: &mut Tree, header: TxnHeader, ops: &[MultiOp], ctx: &PrepContext, auth: &[Id]) -> Executed {
+fn execute_multi(
+    tree: &mut Tree,
+    header: TxnHeader,
+    ops: &[MultiOp],
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Executed {
     if multi_decode_error(ops) {
         return failed(tree, header, ErrorCode::MarshallingError);
     }
@@ -218,7 +245,11 @@ fn execute_multi(tree: &mut Tree, header: TxnHeader, ops: &[MultiOp], ctx: &Prep
     };
     let reply = match applied.result {
         Ok(Outcome::Multi(results)) => Ok(Response::Multi(
-            results.into_iter().zip(txns).map(|(r, t)| multi_result(r, t)).collect(),
+            results
+                .into_iter()
+                .zip(txns)
+                .map(|(r, t)| multi_result(r, t))
+                .collect(),
         )),
         Ok(_) => Err(ErrorCode::SystemError),
         Err(code) => Err(code),
@@ -269,7 +300,13 @@ fn parent_for_delete(path: &str) -> Result<&str, ErrorCode> {
 }
 
 /// Validates one write against `tree` and resolves it into a txn.
-fn prep_op(tree: &Tree, h: &TxnHeader, op: WriteOp<'_>, ctx: &PrepContext, auth: &[Id]) -> Result<Txn, ErrorCode> {
+fn prep_op(
+    tree: &Tree,
+    h: &TxnHeader,
+    op: WriteOp<'_>,
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Result<Txn, ErrorCode> {
     let _ = h;
     match op {
         WriteOp::Create(code, r) => prep_create(tree, code, r, ctx, auth),
@@ -313,7 +350,11 @@ fn prep_op(tree: &Tree, h: &TxnHeader, op: WriteOp<'_>, ctx: &PrepContext, auth:
 
 /// `EphemeralType.validateTTL`.
 fn validate_ttl(mode: CreateMode, ttl: i64) -> Result<(), ErrorCode> {
-    let ok = if mode.is_ttl() { ttl > 0 && ttl <= MAX_TTL } else { ttl < 0 };
+    let ok = if mode.is_ttl() {
+        ttl > 0 && ttl <= MAX_TTL
+    } else {
+        ttl < 0
+    };
     if ok {
         Ok(())
     } else {
@@ -321,9 +362,19 @@ fn validate_ttl(mode: CreateMode, ttl: i64) -> Result<(), ErrorCode> {
     }
 }
 
-fn prep_create(tree: &Tree, code: OpCode, r: &CreateRequest, ctx: &PrepContext, auth: &[Id]) -> Result<Txn, ErrorCode> {
+fn prep_create(
+    tree: &Tree,
+    code: OpCode,
+    r: &CreateRequest,
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Result<Txn, ErrorCode> {
     let mode = CreateMode::from_flags(r.flags).ok_or(ErrorCode::BadArguments)?;
-    let ttl = if code == OpCode::CreateTtl { r.ttl.unwrap_or(-1) } else { -1 };
+    let ttl = if code == OpCode::CreateTtl {
+        r.ttl.unwrap_or(-1)
+    } else {
+        -1
+    };
     if mode.is_ttl() && !ctx.extended_types_enabled {
         return Err(ErrorCode::Unimplemented);
     }
@@ -376,7 +427,9 @@ fn prep_delete(tree: &Tree, r: &DeleteRequest, auth: &[Id]) -> Result<Txn, Error
     if n.num_children() > 0 {
         return Err(ErrorCode::NotEmpty);
     }
-    Ok(Txn::Delete { path: r.path.clone() })
+    Ok(Txn::Delete {
+        path: r.path.clone(),
+    })
 }
 
 fn prep_delete_container(tree: &Tree, path: &str) -> Result<Txn, ErrorCode> {
@@ -389,7 +442,9 @@ fn prep_delete_container(tree: &Tree, path: &str) -> Result<Txn, ErrorCode> {
         return Err(ErrorCode::BadVersion);
     }
     tree.node(parent_path).ok_or(ErrorCode::NoNode)?;
-    Ok(Txn::DeleteContainer { path: path.to_string() })
+    Ok(Txn::DeleteContainer {
+        path: path.to_string(),
+    })
 }
 
 #[cfg(test)]

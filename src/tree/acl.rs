@@ -29,7 +29,10 @@ fn java_split_count(s: &str, sep: char) -> usize {
         return 1;
     }
     let parts: Vec<&str> = s.split(sep).collect();
-    parts.iter().rposition(|p| !p.is_empty()).map_or(0, |i| i + 1)
+    parts
+        .iter()
+        .rposition(|p| !p.is_empty())
+        .map_or(0, |i| i + 1)
 }
 
 /// Java's `Integer.parseInt` for decimal (ASCII digits, optional sign).
@@ -73,16 +76,18 @@ fn ip_valid(id: &str) -> bool {
 
 fn ip_matches(client: &str, acl_expr: &str) -> bool {
     let mut it = acl_expr.splitn(2, '/');
-    let (Some(acl_addr), Some(bits)) = (
-        ipv4_bytes(it.next().unwrap_or("")),
-        ip_bits(it.next()),
-    ) else {
+    let (Some(acl_addr), Some(bits)) = (ipv4_bytes(it.next().unwrap_or("")), ip_bits(it.next()))
+    else {
         return false;
     };
     let Some(remote) = ipv4_bytes(client) else {
         return false;
     };
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
     u32::from_be_bytes(acl_addr) & mask == u32::from_be_bytes(remote) & mask
 }
 
@@ -128,7 +133,10 @@ pub fn fixup_acl(acl: &[Acl], ids: &[Id], extra_schemes: &[String]) -> Result<Ve
             out.push(a.clone());
         } else if a.id.scheme == "auth" {
             let before = out.len();
-            for cid in ids.iter().filter(|i| is_authenticated_scheme(&i.scheme, extra_schemes)) {
+            for cid in ids
+                .iter()
+                .filter(|i| is_authenticated_scheme(&i.scheme, extra_schemes))
+            {
                 out.push(Acl {
                     perms: a.perms,
                     id: cid.clone(),
@@ -179,7 +187,8 @@ mod tests {
         let none: Vec<Id> = vec![];
         let digest = vec![Id::new("ip", "1.2.3.4"), Id::new("digest", "u:h")];
         let ip_only = vec![Id::new("ip", "1.2.3.4")];
-        let cases: Vec<(Vec<Acl>, &Vec<Id>, Result<Vec<Acl>, ErrorCode>)> = vec![
+        type Case<'a> = (Vec<Acl>, &'a Vec<Id>, Result<Vec<Acl>, ErrorCode>);
+        let cases: Vec<Case> = vec![
             (vec![], &none, Err(ErrorCode::InvalidAcl)),
             (Acl::open_unsafe(), &none, Ok(Acl::open_unsafe())),
             (
@@ -187,7 +196,11 @@ mod tests {
                 &none,
                 Ok(Acl::open_unsafe()),
             ),
-            (vec![acl(31, "world", "someone")], &none, Err(ErrorCode::InvalidAcl)),
+            (
+                vec![acl(31, "world", "someone")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
             (vec![acl(31, "auth", "")], &none, Err(ErrorCode::InvalidAcl)),
             (
                 vec![acl(31, "auth", "")],
@@ -199,20 +212,76 @@ mod tests {
                 &digest,
                 Ok(vec![acl(5, "digest", "u:h")]),
             ),
-            (vec![acl(31, "digest", "u:h")], &none, Ok(vec![acl(31, "digest", "u:h")])),
-            (vec![acl(31, "digest", ":h")], &none, Ok(vec![acl(31, "digest", ":h")])),
-            (vec![acl(31, "digest", "u:")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "digest", "u")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "digest", "a:b:c")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "ip", "10.0.0.1")], &none, Ok(vec![acl(31, "ip", "10.0.0.1")])),
-            (vec![acl(31, "ip", "10.0.0.0/8")], &none, Ok(vec![acl(31, "ip", "10.0.0.0/8")])),
-            (vec![acl(31, "ip", "10.0.0.0/33")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "ip", "10.0.0.0/")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "ip", "10.0.0")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "ip", "256.0.0.1")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "ip", "::1")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "sasl", "bob")], &none, Err(ErrorCode::InvalidAcl)),
-            (vec![acl(31, "foo", "bob")], &none, Err(ErrorCode::InvalidAcl)),
+            (
+                vec![acl(31, "digest", "u:h")],
+                &none,
+                Ok(vec![acl(31, "digest", "u:h")]),
+            ),
+            (
+                vec![acl(31, "digest", ":h")],
+                &none,
+                Ok(vec![acl(31, "digest", ":h")]),
+            ),
+            (
+                vec![acl(31, "digest", "u:")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "digest", "u")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "digest", "a:b:c")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "ip", "10.0.0.1")],
+                &none,
+                Ok(vec![acl(31, "ip", "10.0.0.1")]),
+            ),
+            (
+                vec![acl(31, "ip", "10.0.0.0/8")],
+                &none,
+                Ok(vec![acl(31, "ip", "10.0.0.0/8")]),
+            ),
+            (
+                vec![acl(31, "ip", "10.0.0.0/33")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "ip", "10.0.0.0/")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "ip", "10.0.0")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "ip", "256.0.0.1")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "ip", "::1")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "sasl", "bob")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
+            (
+                vec![acl(31, "foo", "bob")],
+                &none,
+                Err(ErrorCode::InvalidAcl),
+            ),
         ];
         for (input, ids, want) in cases {
             assert_eq!(fixup_acl(&input, ids, &[]), want, "{input:?}");
@@ -225,23 +294,29 @@ mod tests {
         let ro = Acl::read_unsafe();
         assert_eq!(check_acl(&ro, perms::READ, &[]), Ok(()));
         assert_eq!(check_acl(&ro, perms::WRITE, &[]), Err(ErrorCode::NoAuth));
-        assert_eq!(check_acl(&ro, perms::WRITE, &[Id::new("super", "")]), Ok(()));
+        assert_eq!(
+            check_acl(&ro, perms::WRITE, &[Id::new("super", "")]),
+            Ok(())
+        );
         assert_eq!(check_acl(&[], perms::WRITE, &[]), Ok(()));
         let d = [acl(perms::ALL, "digest", "u:h")];
-        assert_eq!(check_acl(&d, perms::READ, &[Id::new("digest", "u:h")]), Ok(()));
+        assert_eq!(
+            check_acl(&d, perms::READ, &[Id::new("digest", "u:h")]),
+            Ok(())
+        );
         assert_eq!(
             check_acl(&d, perms::READ, &[Id::new("digest", "u:x")]),
             Err(ErrorCode::NoAuth)
         );
         let ip = [acl(perms::READ, "ip", "10.1.0.0/16")];
-        assert_eq!(check_acl(&ip, perms::READ, &[Id::new("ip", "10.1.2.3")]), Ok(()));
+        assert_eq!(
+            check_acl(&ip, perms::READ, &[Id::new("ip", "10.1.2.3")]),
+            Ok(())
+        );
         assert_eq!(
             check_acl(&ip, perms::READ, &[Id::new("ip", "10.2.2.3")]),
             Err(ErrorCode::NoAuth)
         );
-        assert_eq!(
-            mask_digests(&d),
-            vec![acl(perms::ALL, "digest", "u:x")]
-        );
+        assert_eq!(mask_digests(&d), vec![acl(perms::ALL, "digest", "u:x")]);
     }
 }

@@ -129,7 +129,11 @@ pub struct Change {
 pub enum Outcome {
     /// Session txns, delete, check.
     Done,
-    Created { op: OpCode, path: String, stat: Stat },
+    Created {
+        op: OpCode,
+        path: String,
+        stat: Stat,
+    },
     /// setData / setACL: the node's stat after.
     Stat(Stat),
     /// Per-op results; a failed multi has `Err(Ok)` for ops before the failure
@@ -182,7 +186,14 @@ impl Tree {
             ephemeral_count: 0,
             next_seq: 0,
         };
-        let empty = || Node::new(Bytes::new(), open_acl(), Stat::default(), NodeKind::Persistent);
+        let empty = || {
+            Node::new(
+                Bytes::new(),
+                open_acl(),
+                Stat::default(),
+                NodeKind::Persistent,
+            )
+        };
         t.insert_node("/", empty());
         t.insert_node("/zookeeper", empty());
         t.add_child("/", "zookeeper");
@@ -254,8 +265,12 @@ impl Tree {
         self.ephemerals
             .iter()
             .map(|(s, e)| {
-                let mut items: Vec<(&String, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
-                javaorder::order(&mut items, javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak));
+                let mut items: Vec<(&String, Member)> =
+                    e.paths.iter().map(|(p, m)| (p, *m)).collect();
+                javaorder::order(
+                    &mut items,
+                    javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
+                );
                 (*s, items.into_iter().map(|(p, _)| p.clone()).collect())
             })
             .collect()
@@ -269,7 +284,10 @@ impl Tree {
             return Vec::new();
         };
         let mut items: Vec<(&String, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
-        javaorder::order_of_clone(&mut items, javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak));
+        javaorder::order_of_clone(
+            &mut items,
+            javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
+        );
         items.into_iter().map(|(p, _)| p.clone()).collect()
     }
 
@@ -281,7 +299,10 @@ impl Tree {
         }
         let prefix = format!("{path}/");
         self.nodes
-            .range::<_, str>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+            .range::<_, str>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(k, _)| k.starts_with(&prefix))
             .count()
     }
@@ -298,7 +319,9 @@ impl Tree {
     pub fn sweep_candidates_with(&self, now_ms: i64, max_never_used_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
         for p in self.containers.iter() {
-            let Some(n) = self.nodes.get(p.as_str()) else { continue };
+            let Some(n) = self.nodes.get(p.as_str()) else {
+                continue;
+            };
             if n.num_children() != 0 {
                 continue;
             }
@@ -308,7 +331,9 @@ impl Tree {
             }
         }
         for p in self.ttls.iter() {
-            let Some(n) = self.nodes.get(p.as_str()) else { continue };
+            let Some(n) = self.nodes.get(p.as_str()) else {
+                continue;
+            };
             if let NodeKind::Ttl(ttl) = n.kind {
                 if n.num_children() == 0 && ttl != 0 && now_ms.wrapping_sub(n.stat.mtime) > ttl {
                     out.push(p.clone());
@@ -331,7 +356,12 @@ impl Tree {
         Applied { result, changes }
     }
 
-    fn apply_txn(&mut self, h: &TxnHeader, txn: &Txn, ch: &mut Vec<Change>) -> Result<Outcome, ErrorCode> {
+    fn apply_txn(
+        &mut self,
+        h: &TxnHeader,
+        txn: &Txn,
+        ch: &mut Vec<Change>,
+    ) -> Result<Outcome, ErrorCode> {
         match txn {
             Txn::CreateSession { .. } => Ok(Outcome::Done),
             Txn::CloseSession { paths } => {
@@ -342,7 +372,11 @@ impl Tree {
             Txn::Delete { path } | Txn::DeleteContainer { path } => {
                 self.delete_node(path, h.zxid, ch).map(|_| Outcome::Done)
             }
-            Txn::SetData { path, data, version } => self.set_data(path, data, *version, h, ch),
+            Txn::SetData {
+                path,
+                data,
+                version,
+            } => self.set_data(path, data, *version, h, ch),
             Txn::SetAcl { path, acl, version } => self.set_acl(path, acl, *version),
             Txn::Check { .. } => Ok(Outcome::Done),
             Txn::Error(code) => Err(*code),
@@ -374,7 +408,8 @@ impl Tree {
             match scratch.apply_txn(h, t, &mut sub_changes) {
                 Ok(o) => results.push(Ok(o)),
                 Err(code) => {
-                    let mut results: Vec<_> = results.into_iter().map(|_| Err(ErrorCode::Ok)).collect();
+                    let mut results: Vec<_> =
+                        results.into_iter().map(|_| Err(ErrorCode::Ok)).collect();
                     results.push(Err(code));
                     results.resize(txns.len(), Err(ErrorCode::RuntimeInconsistency));
                     return Outcome::Multi(results);
@@ -401,9 +436,17 @@ impl Tree {
         }
     }
 
-    fn create_node(&mut self, h: &TxnHeader, c: &CreateTxn, ch: &mut Vec<Change>) -> Result<Outcome, ErrorCode> {
+    fn create_node(
+        &mut self,
+        h: &TxnHeader,
+        c: &CreateTxn,
+        ch: &mut Vec<Change>,
+    ) -> Result<Outcome, ErrorCode> {
         let (parent_name, child_name) = path::split_last(&c.path).ok_or(ErrorCode::NoNode)?;
-        let parent = self.nodes.get(Self::key(parent_name)).ok_or(ErrorCode::NoNode)?;
+        let parent = self
+            .nodes
+            .get(Self::key(parent_name))
+            .ok_or(ErrorCode::NoNode)?;
         if parent.children.contains_key(child_name) || self.nodes.contains_key(c.path.as_str()) {
             return Err(ErrorCode::NodeExists);
         }
@@ -493,7 +536,12 @@ impl Tree {
         }
     }
 
-    fn delete_node(&mut self, path: &str, zxid: Zxid, ch: &mut Vec<Change>) -> Result<(), ErrorCode> {
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: Zxid,
+        ch: &mut Vec<Change>,
+    ) -> Result<(), ErrorCode> {
         let (parent_name, child_name) = path::split_last(path).ok_or(ErrorCode::NoNode)?;
         let pkey = Self::key(parent_name);
         if !self.nodes.contains_key(pkey) || !self.nodes.contains_key(path) || path == "/" {
@@ -534,7 +582,10 @@ impl Tree {
         h: &TxnHeader,
         ch: &mut Vec<Change>,
     ) -> Result<Outcome, ErrorCode> {
-        let n = self.nodes.get_mut(Self::key(path)).ok_or(ErrorCode::NoNode)?;
+        let n = self
+            .nodes
+            .get_mut(Self::key(path))
+            .ok_or(ErrorCode::NoNode)?;
         let old_len = n.data.len() as u64;
         n.data = data.clone();
         n.stat.mtime = h.time_ms;
@@ -551,7 +602,10 @@ impl Tree {
     }
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Outcome, ErrorCode> {
-        let n = self.nodes.get_mut(Self::key(path)).ok_or(ErrorCode::NoNode)?;
+        let n = self
+            .nodes
+            .get_mut(Self::key(path))
+            .ok_or(ErrorCode::NoNode)?;
         n.stat.aversion = version;
         n.acl = Arc::from(acl.to_vec());
         Ok(Outcome::Stat(n.stat))
@@ -559,7 +613,13 @@ impl Tree {
 
     /// `DataTree.killSession`: deletes the txn's paths in order (missing ones
     /// are skipped), then any ephemeral of the session the txn did not name.
-    fn kill_session(&mut self, session: SessionId, paths: &[String], zxid: Zxid, ch: &mut Vec<Change>) {
+    fn kill_session(
+        &mut self,
+        session: SessionId,
+        paths: &[String],
+        zxid: Zxid,
+        ch: &mut Vec<Change>,
+    ) {
         let leftover: Vec<String> = self
             .ephemerals_of(session)
             .into_iter()
@@ -585,13 +645,21 @@ impl Tree {
         let mut eph = 0usize;
         for (p, n) in self.nodes.iter() {
             if n.stat.num_children as usize != n.children.len() {
-                return Err(format!("{p}: numChildren {} != {}", n.stat.num_children, n.children.len()));
+                return Err(format!(
+                    "{p}: numChildren {} != {}",
+                    n.stat.num_children,
+                    n.children.len()
+                ));
             }
             if n.stat.data_length as usize != n.data.len() {
                 return Err(format!("{p}: dataLength"));
             }
             for c in n.children.keys() {
-                let cp = if p == "/" { format!("/{c}") } else { format!("{p}/{c}") };
+                let cp = if p == "/" {
+                    format!("/{c}")
+                } else {
+                    format!("{p}/{c}")
+                };
                 let Some(child) = self.nodes.get(cp.as_str()) else {
                     return Err(format!("{cp}: listed child missing"));
                 };
@@ -602,14 +670,20 @@ impl Tree {
             }
             if p != "/" {
                 let (parent, name) = path::split_last(p).ok_or_else(|| format!("{p}: no slash"))?;
-                let ok = self.node(parent).is_some_and(|pn| pn.children.contains_key(name));
+                let ok = self
+                    .node(parent)
+                    .is_some_and(|pn| pn.children.contains_key(name));
                 if !ok {
                     return Err(format!("{p}: not listed by its parent"));
                 }
             }
             if let NodeKind::Ephemeral(s) = n.kind {
                 eph += 1;
-                if !self.ephemerals.get(&s).is_some_and(|e| e.paths.contains_key(p.as_str())) {
+                if !self
+                    .ephemerals
+                    .get(&s)
+                    .is_some_and(|e| e.paths.contains_key(p.as_str()))
+                {
                     return Err(format!("{p}: ephemeral not tracked for its session"));
                 }
             }

@@ -20,16 +20,25 @@ pub fn read(tree: &Tree, session: SessionId, req: &Request) -> Result<Response, 
 
 /// Answers a read for a client whose auth ids are `auth` (ip, digest, super...).
 /// Requests that are not reads answer `Unimplemented`.
-pub fn read_as(tree: &Tree, session: SessionId, auth: &[Id], req: &Request) -> Result<Response, ErrorCode> {
+pub fn read_as(
+    tree: &Tree,
+    session: SessionId,
+    auth: &[Id],
+    req: &Request,
+) -> Result<Response, ErrorCode> {
     match req {
         Request::Exists(r) => exists(tree, auth, &r.path),
         Request::GetData(r) => get_data(tree, auth, &r.path).map(|(d, s)| Response::GetData(d, s)),
-        Request::GetChildren(r) => get_children(tree, auth, &r.path).map(|n| Response::GetChildren(n.children())),
+        Request::GetChildren(r) => {
+            get_children(tree, auth, &r.path).map(|n| Response::GetChildren(n.children()))
+        }
         Request::GetChildren2(r) => {
             get_children(tree, auth, &r.path).map(|n| Response::GetChildren2(n.children(), n.stat))
         }
         Request::GetAcl(p) => get_acl(tree, auth, p),
-        Request::GetEphemerals(prefix) => Ok(Response::GetEphemerals(ephemerals(tree, session, prefix))),
+        Request::GetEphemerals(prefix) => {
+            Ok(Response::GetEphemerals(ephemerals(tree, session, prefix)))
+        }
         Request::GetAllChildrenNumber(p) => all_children_number(tree, auth, p),
         Request::MultiRead(ops) => multi_read(tree, auth, ops),
         _ => Err(ErrorCode::Unimplemented),
@@ -49,7 +58,11 @@ fn exists(tree: &Tree, auth: &[Id], path: &str) -> Result<Response, ErrorCode> {
     readable(tree, auth, path).map(|n| Response::Stat(n.stat))
 }
 
-fn get_data(tree: &Tree, auth: &[Id], path: &str) -> Result<(bytes::Bytes, crate::proto::types::Stat), ErrorCode> {
+fn get_data(
+    tree: &Tree,
+    auth: &[Id],
+    path: &str,
+) -> Result<(bytes::Bytes, crate::proto::types::Stat), ErrorCode> {
     readable(tree, auth, path).map(|n| (n.data.clone(), n.stat))
 }
 
@@ -95,7 +108,9 @@ fn multi_read(tree: &Tree, auth: &[Id], ops: &[MultiOp]) -> Result<Response, Err
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         let r = match op {
-            MultiOp::GetChildren(p) => get_children(tree, auth, p).map(|n| MultiResult::GetChildren(n.children())),
+            MultiOp::GetChildren(p) => {
+                get_children(tree, auth, p).map(|n| MultiResult::GetChildren(n.children()))
+            }
             MultiOp::GetData(p) => get_data(tree, auth, p).map(|(d, s)| MultiResult::GetData(d, s)),
             // ZooKeeper fails the whole request ("Invalid type of readOp").
             _ => return Err(ErrorCode::MarshallingError),

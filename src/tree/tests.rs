@@ -50,7 +50,10 @@ fn fresh_tree_is_zookeepers() {
     let config = t.node("/zookeeper/config").unwrap();
     assert_eq!(&*config.acl, &Acl::read_unsafe()[..]);
     assert_eq!(config.stat.aversion, -1);
-    assert_eq!(&*t.node("/zookeeper/quota").unwrap().acl, &Acl::open_unsafe()[..]);
+    assert_eq!(
+        &*t.node("/zookeeper/quota").unwrap().acl,
+        &Acl::open_unsafe()[..]
+    );
     assert_eq!(t.children("/zookeeper").unwrap(), vec!["config", "quota"]);
     assert_eq!(t.children("/").unwrap(), vec!["zookeeper"]);
     assert_eq!(t.descendant_count("/"), 3);
@@ -67,22 +70,59 @@ fn children_follow_java_hashset_order() {
         z += 1;
         z
     };
-    apply(&mut t, 1, next(), create_txn("/n", CreateKind::Persistent, -1));
+    apply(
+        &mut t,
+        1,
+        next(),
+        create_txn("/n", CreateKind::Persistent, -1),
+    );
     for i in 0..20 {
-        apply(&mut t, 1, next(), create_txn(&format!("/n/c{i}"), CreateKind::Persistent, -1));
+        apply(
+            &mut t,
+            1,
+            next(),
+            create_txn(&format!("/n/c{i}"), CreateKind::Persistent, -1),
+        );
     }
     for i in (0..20).step_by(3) {
-        apply(&mut t, 1, next(), Txn::Delete { path: format!("/n/c{i}") });
+        apply(
+            &mut t,
+            1,
+            next(),
+            Txn::Delete {
+                path: format!("/n/c{i}"),
+            },
+        );
     }
-    apply(&mut t, 1, next(), create_txn("/n/x", CreateKind::Persistent, -1));
-    apply(&mut t, 1, next(), create_txn("/n/y", CreateKind::Persistent, -1));
+    apply(
+        &mut t,
+        1,
+        next(),
+        create_txn("/n/x", CreateKind::Persistent, -1),
+    );
+    apply(
+        &mut t,
+        1,
+        next(),
+        create_txn("/n/y", CreateKind::Persistent, -1),
+    );
     assert_eq!(
         t.children("/n").unwrap().join(","),
         "c11,c10,c13,c14,c17,c16,c19,c1,c2,c4,c5,c7,c8,x,y"
     );
-    apply(&mut t, 1, next(), create_txn("/s", CreateKind::Persistent, -1));
+    apply(
+        &mut t,
+        1,
+        next(),
+        create_txn("/s", CreateKind::Persistent, -1),
+    );
     for i in 0..10 {
-        apply(&mut t, 1, next(), create_txn(&format!("/s/lock-{i:010}"), CreateKind::Persistent, -1));
+        apply(
+            &mut t,
+            1,
+            next(),
+            create_txn(&format!("/s/lock-{i:010}"), CreateKind::Persistent, -1),
+        );
     }
     assert_eq!(
         t.children("/s").unwrap().join(","),
@@ -99,21 +139,40 @@ fn ephemerals_follow_java_clone_order() {
     let mut z = 1;
     for i in 0..14 {
         z += 1;
-        apply(&mut t, s, z, create_txn(&format!("/app/e{i}"), CreateKind::Ephemeral, -1));
+        apply(
+            &mut t,
+            s,
+            z,
+            create_txn(&format!("/app/e{i}"), CreateKind::Ephemeral, -1),
+        );
     }
     for i in (0..14).step_by(2) {
         z += 1;
-        apply(&mut t, s, z, Txn::Delete { path: format!("/app/e{i}") });
+        apply(
+            &mut t,
+            s,
+            z,
+            Txn::Delete {
+                path: format!("/app/e{i}"),
+            },
+        );
     }
     let want = "/app/e1,/app/e3,/app/e5,/app/e7,/app/e9,/app/e13,/app/e11";
     assert_eq!(t.ephemerals_of(s).join(","), want);
-    assert_eq!(t.sessions_with_ephemerals(), vec![(s, want.split(',').map(String::from).collect())]);
+    assert_eq!(
+        t.sessions_with_ephemerals(),
+        vec![(s, want.split(',').map(String::from).collect())]
+    );
     assert_eq!(t.ephemeral_count(), 7);
 
     let mut t = Tree::new();
     let s2 = 0x200;
     for (i, p) in ["/a", "/b", "/zz", "/q1", "/q2"].iter().enumerate() {
-        let kind = if *p == "/b" { CreateKind::Persistent } else { CreateKind::Ephemeral };
+        let kind = if *p == "/b" {
+            CreateKind::Persistent
+        } else {
+            CreateKind::Ephemeral
+        };
         apply(&mut t, s2, i as i64 + 1, create_txn(p, kind, -1));
     }
     apply(&mut t, s2, 6, create_txn("/b/c", CreateKind::Ephemeral, -1));
@@ -137,7 +196,11 @@ fn kill_session_deletes_in_given_order_then_leftovers() {
             paths: vec!["/b".into(), "/gone".into()],
         },
     );
-    let ev: Vec<(EventType, &str)> = a.changes.iter().map(|c| (c.event, c.path.as_str())).collect();
+    let ev: Vec<(EventType, &str)> = a
+        .changes
+        .iter()
+        .map(|c| (c.event, c.path.as_str()))
+        .collect();
     assert_eq!(
         ev,
         vec![
@@ -172,7 +235,9 @@ fn create_cversion_rules_match_datatree() {
     // Delete moves pzxid forward only and never touches cversion.
     t.apply(&TxnRecord {
         header: hdr(1, 2, 20),
-        txn: Txn::Delete { path: "/p/a".into() },
+        txn: Txn::Delete {
+            path: "/p/a".into(),
+        },
     });
     let p = t.node("/p").unwrap().stat;
     assert_eq!((p.cversion, p.pzxid, p.num_children), (5, 3, 1));
@@ -185,9 +250,23 @@ fn misfit_records_change_nothing() {
     let before = t.clone();
     let a = apply(&mut t, 1, 1, create_txn("/x/y", CreateKind::Persistent, -1));
     assert_eq!(a.result, Err(ErrorCode::NoNode));
-    let a = apply(&mut t, 1, 2, Txn::Delete { path: "/nope".into() });
+    let a = apply(
+        &mut t,
+        1,
+        2,
+        Txn::Delete {
+            path: "/nope".into(),
+        },
+    );
     assert_eq!(a.result, Err(ErrorCode::NoNode));
-    let a = apply(&mut t, 1, 3, Txn::Delete { path: "/zookeeper".into() });
+    let a = apply(
+        &mut t,
+        1,
+        3,
+        Txn::Delete {
+            path: "/zookeeper".into(),
+        },
+    );
     assert_eq!(a.result, Err(ErrorCode::NotEmpty));
     let a = apply(
         &mut t,
@@ -200,7 +279,10 @@ fn misfit_records_change_nothing() {
     );
     assert_eq!(
         a.result,
-        Ok(Outcome::Multi(vec![Err(ErrorCode::Ok), Err(ErrorCode::NodeExists)]))
+        Ok(Outcome::Multi(vec![
+            Err(ErrorCode::Ok),
+            Err(ErrorCode::NodeExists)
+        ]))
     );
     assert!(a.changes.is_empty());
     assert_eq!(t.node_count(), before.node_count());
@@ -210,7 +292,12 @@ fn misfit_records_change_nothing() {
 #[test]
 fn data_size_and_counts_track_changes() {
     let mut t = Tree::new();
-    apply(&mut t, 1, 1, create_txn("/\u{e9}", CreateKind::Persistent, -1));
+    apply(
+        &mut t,
+        1,
+        1,
+        create_txn("/\u{e9}", CreateKind::Persistent, -1),
+    );
     assert_eq!(t.approximate_data_size(), 44 + 2 + 1);
     apply(
         &mut t,
@@ -234,7 +321,14 @@ fn data_size_and_counts_track_changes() {
         },
     );
     assert_eq!(t.approximate_data_size(), 44 + 2 + 5 + 2);
-    apply(&mut t, 1, 4, Txn::Delete { path: "/\u{e9}".into() });
+    apply(
+        &mut t,
+        1,
+        4,
+        Txn::Delete {
+            path: "/\u{e9}".into(),
+        },
+    );
     assert_eq!(t.approximate_data_size(), 46);
     assert_eq!(t.node_count(), 5);
 }
@@ -244,14 +338,36 @@ fn sweep_candidates_containers_and_ttls() {
     let mut t = Tree::new();
     apply(&mut t, 1, 1, create_txn("/c1", CreateKind::Container, -1)); // never used
     apply(&mut t, 1, 2, create_txn("/c2", CreateKind::Container, -1));
-    apply(&mut t, 1, 3, create_txn("/c2/x", CreateKind::Persistent, -1));
-    apply(&mut t, 1, 4, Txn::Delete { path: "/c2/x".into() }); // used, now empty
+    apply(
+        &mut t,
+        1,
+        3,
+        create_txn("/c2/x", CreateKind::Persistent, -1),
+    );
+    apply(
+        &mut t,
+        1,
+        4,
+        Txn::Delete {
+            path: "/c2/x".into(),
+        },
+    ); // used, now empty
     apply(&mut t, 1, 5, create_txn("/c3", CreateKind::Container, -1));
-    apply(&mut t, 1, 6, create_txn("/c3/x", CreateKind::Persistent, -1)); // not empty
+    apply(
+        &mut t,
+        1,
+        6,
+        create_txn("/c3/x", CreateKind::Persistent, -1),
+    ); // not empty
     apply(&mut t, 1, 7, create_txn("/t1", CreateKind::Ttl(100), -1)); // mtime 70
     apply(&mut t, 1, 8, create_txn("/t2", CreateKind::Ttl(1000), -1)); // mtime 80
     apply(&mut t, 1, 9, create_txn("/t3", CreateKind::Ttl(100), -1));
-    apply(&mut t, 1, 10, create_txn("/t3/k", CreateKind::Persistent, -1));
+    apply(
+        &mut t,
+        1,
+        10,
+        create_txn("/t3/k", CreateKind::Persistent, -1),
+    );
     assert_eq!(t.node("/c1").unwrap().stat.ephemeral_owner, i64::MIN);
     assert_eq!(
         t.node("/t1").unwrap().stat.ephemeral_owner,
@@ -260,7 +376,10 @@ fn sweep_candidates_containers_and_ttls() {
     assert_eq!(t.sweep_candidates(170), vec!["/c2"]);
     assert_eq!(t.sweep_candidates(171), vec!["/c2", "/t1"]);
     assert_eq!(t.sweep_candidates(10_000), vec!["/c2", "/t1", "/t2"]);
-    assert_eq!(t.sweep_candidates_with(10_000, 500), vec!["/c1", "/c2", "/t1", "/t2"]);
+    assert_eq!(
+        t.sweep_candidates_with(10_000, 500),
+        vec!["/c1", "/c2", "/t1", "/t2"]
+    );
     assert_eq!(t.ephemeral_count(), 0);
 }
 
@@ -278,7 +397,12 @@ fn clone_is_a_snapshot() {
 fn descendant_count_is_prefix_based() {
     let mut t = Tree::new();
     for (z, p) in ["/a", "/a/b", "/a/b/c", "/ab", "/a0"].iter().enumerate() {
-        apply(&mut t, 1, z as i64 + 1, create_txn(p, CreateKind::Persistent, -1));
+        apply(
+            &mut t,
+            1,
+            z as i64 + 1,
+            create_txn(p, CreateKind::Persistent, -1),
+        );
     }
     assert_eq!(t.descendant_count("/a"), 2);
     assert_eq!(t.descendant_count("/a/b"), 1);
