@@ -1,1 +1,451 @@
-//! Write validation and execution (being built).
+//! Executes one write: validate it against the current tree, build its txn
+//! record, apply it, and shape the client's reply.
+//!
+//! This is ZooKeeper 3.8.4's `PrepRequestProcessor` (checks, their order and
+//! error codes) fused with the apply step of `FinalRequestProcessor`. The
+//! tree passed in already holds every earlier write, so no outstanding-change
+//! bookkeeping is needed. Guarantees: every call yields exactly one record
+//! with the caller's header (a failed request is an [`Txn::Error`] and still
+//! consumes its zxid); a failed request changes nothing but `last_zxid`; a
+//! multi is all-or-nothing, each op validated against the effects of the
+//! ones before it; client input never panics.
+
+use crate::proto::requests::{
+    CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetAclRequest,
+    SetDataRequest,
+};
+use crate::proto::responses::{MultiResult, Response};
+use crate::proto::types::{perms, CreateMode, ErrorCode, Id, OpCode};
+use crate::tree::acl::{check_acl, fixup_acl};
+use crate::tree::path::{split_last, validate_path};
+use crate::tree::{Change, NodeKind, Outcome, Tree, MAX_TTL};
+use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
+
+/// Server settings that change how writes are validated.
+#[derive(Clone, Debug, Default)]
+pub struct PrepContext {
+    /// `zookeeper.extendedTypesEnabled`: TTL nodes are allowed.
+    pub extended_types_enabled: bool,
+    /// `reconfigEnabled`; standalone answers UNIMPLEMENTED when on.
+    pub reconfig_enabled: bool,
+    /// Schemes of configured extra auth providers (`zookeeper.authProvider.*`),
+    /// e.g. "sasl", "x509": ACLs naming them are accepted at create/setACL.
+    pub extra_auth_schemes: Vec<String>,
+}
+
+/// The outcome of one write.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    /// What to log, replicate and (on replay) apply.
+    pub record: TxnRecord,
+    /// The reply body, or the error code for the reply header.
+    pub reply: Result<Response, ErrorCode>,
+    /// Watch triggers, in ZooKeeper's order.
+    pub changes: Vec<Change>,
+}
+
+/// A write operation as prep sees it, from a request or a multi op.
+#[derive(Clone, Copy, Debug)]
+enum WriteOp<'a> {
+    Create(OpCode, &'a CreateRequest),
+    Delete(&'a DeleteRequest),
+    DeleteContainer(&'a str),
+    SetData(&'a SetDataRequest),
+    SetAcl(&'a SetAclRequest),
+    Check(&'a CheckVersionRequest),
+}
+
+/// Executes a write for a client with no authenticated ids (world access only).
+pub fn execute(tree: &mut Tree, header: TxnHeader, req: &Request, ctx: &PrepContext) -> Executed {
+    execute_as(tree, header, req, ctx, &[])
+}
+
+/// Executes a write for a client whose auth ids are `auth`. Only writes
+/// belong here (create*, delete, deleteContainer, setData, setACL, check,
+/// multi, reconfig, closeSession); anything else answers UNIMPLEMENTED with an
+/// error record the caller should not log.
+pub fn execute_as(
+    tree: &mut Tree,
+    header: TxnHeader,
+    req: &Request,
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Executed {
+    let op = match req {
+        Request::Create(op, r) => WriteOp::Create(*op, r),
+        Request::Delete(r) => WriteOp::Delete(r),
+        Request::DeleteContainer(p) => WriteOp::DeleteContainer(p),
+        Request::SetData(r) => WriteOp::SetData(r),
+        Request::SetAcl(r) => WriteOp::SetAcl(r),
+        Request::Check(r) => WriteOp::Check(r),
+        Request::Multi(ops) => return execute_multi(tree, header, ops, ctx, auth),
+        Request::CloseSession => return close_session(tree, header),
+        Request::Reconfig(_) if ctx.reconfig_enabled => {
+            return failed(tree, header, ErrorCode::Unimplemented)
+        }
+        Request::Reconfig(_) => return failed(tree, header, ErrorCode::ReconfigDisabled),
+        _ => return failed(tree, header, ErrorCode::Unimplemented),
+    };
+    match prep_op(tree, &header, op, ctx, auth) {
+        Ok(txn) => apply_single(tree, header, txn),
+        Err(code) => failed(tree, header, code),
+    }
+}
+
+/// Records a new session (the session table itself lives elsewhere).
+pub fn create_session(tree: &mut Tree, header: TxnHeader, timeout_ms: i32) -> Executed {
+    let record = TxnRecord {
+        header,
+        txn: Txn::CreateSession { timeout_ms },
+    };
+    let applied = tree.apply(&record);
+    Executed {
+        record,
+        reply: Ok(Response::Empty),
+        changes: applied.changes,
+    }
+}
+
+/// Closes `header.session_id`: deletes its ephemerals in ZooKeeper's order
+/// (that of `DataTree.getEphemerals`), each firing NodeDeleted and the
+/// parent's NodeChildrenChanged.
+pub fn close_session(tree: &mut Tree, header: TxnHeader) -> Executed {
+    let paths = tree.ephemerals_of(header.session_id);
+    let record = TxnRecord {
+        header,
+        txn: Txn::CloseSession { paths },
+    };
+    let applied = tree.apply(&record);
+    Executed {
+        record,
+        reply: Ok(Response::Empty),
+        changes: applied.changes,
+    }
+}
+
+/// The deleteContainer the container/TTL sweep issues for `path`.
+pub fn sweep_delete(tree: &mut Tree, header: TxnHeader, path: &str) -> Executed {
+    match prep_op(
+        tree,
+        &header,
+        WriteOp::DeleteContainer(path),
+        &PrepContext::default(),
+        &[],
+    ) {
+        Ok(txn) => apply_single(tree, header, txn),
+        Err(code) => failed(tree, header, code),
+    }
+}
+
+fn failed(tree: &mut Tree, header: TxnHeader, code: ErrorCode) -> Executed {
+    let record = TxnRecord {
+        header,
+        txn: Txn::Error(code),
+    };
+    tree.apply(&record);
+    Executed {
+        record,
+        reply: Err(code),
+        changes: Vec::new(),
+    }
+}
+
+fn apply_single(tree: &mut Tree, header: TxnHeader, txn: Txn) -> Executed {
+    let record = TxnRecord { header, txn };
+    let applied = tree.apply(&record);
+    let reply = applied.result.map(|o| match o {
+        Outcome::Created {
+            op: OpCode::Create,
+            path,
+            ..
+        } => Response::Create(path),
+        Outcome::Created { path, stat, .. } => Response::Create2(path, stat),
+        Outcome::Stat(s) => Response::Stat(s),
+        Outcome::Done | Outcome::Multi(_) => Response::Empty,
+    });
+    assert_invariants(tree);
+    Executed {
+        record,
+        reply,
+        changes: applied.changes,
+    }
+}
+
+/// Cheap release-build checks after every write.
+fn assert_invariants(tree: &Tree) {
+    assert!(tree.node("/").is_some(), "root vanished");
+    if cfg!(debug_assertions) && tree.len() < 2_000 {
+        if let Err(e) = tree.check_invariants() {
+            panic!("tree invariant broken: {e}");
+        }
+    }
+}
+
+/// ZooKeeper rejects these while decoding the multi (MarshallingError for
+/// the whole request): read ops and creates with unknown flags.
+fn multi_decode_error(ops: &[MultiOp]) -> bool {
+    ops.iter().any(|op| match op {
+        MultiOp::GetChildren(_) | MultiOp::GetData(_) => true,
+        MultiOp::Create(code, r) => {
+            *code != OpCode::CreateTtl && CreateMode::from_flags(r.flags).is_none()
+        }
+        _ => false,
+    })
+}
+
+fn execute_multi(
+    tree: &mut Tree,
+    header: TxnHeader,
+    ops: &[MultiOp],
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Executed {
+    if multi_decode_error(ops) {
+        return failed(tree, header, ErrorCode::MarshallingError);
+    }
+    let mut scratch = tree.clone();
+    let mut txns = Vec::with_capacity(ops.len());
+    let mut failed_already = false;
+    for op in ops {
+        if failed_already {
+            txns.push(Txn::Error(ErrorCode::RuntimeInconsistency));
+            continue;
+        }
+        let op = match op {
+            MultiOp::Create(code, r) => WriteOp::Create(*code, r),
+            MultiOp::Delete(r) => WriteOp::Delete(r),
+            MultiOp::SetData(r) => WriteOp::SetData(r),
+            MultiOp::Check(r) => WriteOp::Check(r),
+            MultiOp::GetChildren(_) | MultiOp::GetData(_) => {
+                failed_already = true;
+                txns.push(Txn::Error(ErrorCode::MarshallingError));
+                continue;
+            }
+        };
+        let txn = prep_op(&scratch, &header, op, ctx, auth).and_then(|txn| {
+            let rec = TxnRecord { header, txn };
+            scratch.apply(&rec).result.map(|_| rec.txn)
+        });
+        match txn {
+            Ok(t) => txns.push(t),
+            Err(code) => {
+                failed_already = true;
+                txns.push(Txn::Error(code));
+            }
+        }
+    }
+    let record = TxnRecord {
+        header,
+        txn: Txn::Multi(txns),
+    };
+    let applied = tree.apply(&record);
+    let txns: &[Txn] = match &record.txn {
+        Txn::Multi(t) => t,
+        _ => &[],
+    };
+    let reply = match applied.result {
+        Ok(Outcome::Multi(results)) => Ok(Response::Multi(
+            results
+                .into_iter()
+                .zip(txns)
+                .map(|(r, t)| multi_result(r, t))
+                .collect(),
+        )),
+        Ok(_) => Err(ErrorCode::SystemError),
+        Err(code) => Err(code),
+    };
+    assert_invariants(tree);
+    Executed {
+        record,
+        reply,
+        changes: applied.changes,
+    }
+}
+
+fn multi_result(r: Result<Outcome, ErrorCode>, txn: &Txn) -> MultiResult {
+    match r {
+        Err(code) => MultiResult::Error(code),
+        Ok(Outcome::Created { op, path, stat }) => MultiResult::Create {
+            op: op as i32,
+            path,
+            stat: (op != OpCode::Create).then_some(stat),
+        },
+        Ok(Outcome::Stat(s)) => MultiResult::SetData(s),
+        Ok(_) => match txn {
+            Txn::Check { .. } => MultiResult::Check,
+            _ => MultiResult::Delete,
+        },
+    }
+}
+
+/// `checkAndIncVersion`: -1 matches any version; Java int arithmetic.
+fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
+    if expected != -1 && expected != current {
+        return Err(ErrorCode::BadVersion);
+    }
+    Ok(current.wrapping_add(1))
+}
+
+fn valid_path(path: &str) -> Result<(), ErrorCode> {
+    validate_path(path).map_err(|_| ErrorCode::BadArguments)
+}
+
+/// `getParentPathAndValidate`: needs a '/', no NUL, and not a system node.
+fn parent_for_delete(path: &str) -> Result<&str, ErrorCode> {
+    const SPECIAL: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
+    match split_last(path) {
+        Some((parent, _)) if !path.contains('\0') && !SPECIAL.contains(&path) => Ok(parent),
+        _ => Err(ErrorCode::BadArguments),
+    }
+}
+
+/// Validates one write against `tree` and resolves it into a txn.
+fn prep_op(
+    tree: &Tree,
+    h: &TxnHeader,
+    op: WriteOp<'_>,
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Result<Txn, ErrorCode> {
+    let _ = h;
+    match op {
+        WriteOp::Create(code, r) => prep_create(tree, code, r, ctx, auth),
+        WriteOp::Delete(r) => prep_delete(tree, r, auth),
+        WriteOp::DeleteContainer(p) => prep_delete_container(tree, p),
+        WriteOp::SetData(r) => {
+            valid_path(&r.path)?;
+            let n = tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
+            check_acl(&n.acl, perms::WRITE, auth)?;
+            let version = check_version(n.stat.version, r.version)?;
+            Ok(Txn::SetData {
+                path: r.path.clone(),
+                data: r.data.clone(),
+                version,
+            })
+        }
+        WriteOp::SetAcl(r) => {
+            valid_path(&r.path)?;
+            let acl = fixup_acl(&r.acl, auth, &ctx.extra_auth_schemes)?;
+            let n = tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
+            check_acl(&n.acl, perms::ADMIN, auth)?;
+            let version = check_version(n.stat.aversion, r.version)?;
+            Ok(Txn::SetAcl {
+                path: r.path.clone(),
+                acl,
+                version,
+            })
+        }
+        WriteOp::Check(r) => {
+            valid_path(&r.path)?;
+            let n = tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
+            check_acl(&n.acl, perms::READ, auth)?;
+            let version = check_version(n.stat.version, r.version)?;
+            Ok(Txn::Check {
+                path: r.path.clone(),
+                version,
+            })
+        }
+    }
+}
+
+/// `EphemeralType.validateTTL`.
+fn validate_ttl(mode: CreateMode, ttl: i64) -> Result<(), ErrorCode> {
+    let ok = if mode.is_ttl() {
+        ttl > 0 && ttl <= MAX_TTL
+    } else {
+        ttl < 0
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ErrorCode::BadArguments)
+    }
+}
+
+fn prep_create(
+    tree: &Tree,
+    code: OpCode,
+    r: &CreateRequest,
+    ctx: &PrepContext,
+    auth: &[Id],
+) -> Result<Txn, ErrorCode> {
+    let mode = CreateMode::from_flags(r.flags).ok_or(ErrorCode::BadArguments)?;
+    let ttl = if code == OpCode::CreateTtl {
+        r.ttl.unwrap_or(-1)
+    } else {
+        -1
+    };
+    if mode.is_ttl() && !ctx.extended_types_enabled {
+        return Err(ErrorCode::Unimplemented);
+    }
+    validate_ttl(mode, ttl)?;
+    let parent_path = match split_last(&r.path) {
+        Some((parent, _)) if !r.path.contains('\0') => parent,
+        _ => return Err(ErrorCode::BadArguments),
+    };
+    let acl = fixup_acl(&r.acl, auth, &ctx.extra_auth_schemes)?;
+    let parent = tree.node(parent_path).ok_or(ErrorCode::NoNode)?;
+    check_acl(&parent.acl, perms::CREATE, auth)?;
+    let cversion = parent.stat.cversion;
+    let path = if mode.is_sequential() {
+        format!("{}{:010}", r.path, cversion)
+    } else {
+        r.path.clone()
+    };
+    valid_path(&path)?;
+    if tree.node(&path).is_some() {
+        return Err(ErrorCode::NodeExists);
+    }
+    if matches!(parent.kind, NodeKind::Ephemeral(_)) {
+        return Err(ErrorCode::NoChildrenForEphemerals);
+    }
+    let kind = match code {
+        OpCode::CreateContainer => CreateKind::Container,
+        // createTTL with a non-TTL mode: ZooKeeper's DataTree would throw on
+        // apply; we refuse it up front.
+        OpCode::CreateTtl if !mode.is_ttl() => return Err(ErrorCode::BadArguments),
+        OpCode::CreateTtl => CreateKind::Ttl(ttl),
+        _ if mode.is_ephemeral() => CreateKind::Ephemeral,
+        _ => CreateKind::Persistent,
+    };
+    Ok(Txn::Create(CreateTxn {
+        path,
+        data: r.data.clone(),
+        acl,
+        kind,
+        parent_cversion: cversion.wrapping_add(1),
+        op: code,
+    }))
+}
+
+fn prep_delete(tree: &Tree, r: &DeleteRequest, auth: &[Id]) -> Result<Txn, ErrorCode> {
+    let parent_path = parent_for_delete(&r.path)?;
+    let parent = tree.node(parent_path).ok_or(ErrorCode::NoNode)?;
+    check_acl(&parent.acl, perms::DELETE, auth)?;
+    let n = tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
+    check_version(n.stat.version, r.version)?;
+    if n.num_children() > 0 {
+        return Err(ErrorCode::NotEmpty);
+    }
+    Ok(Txn::Delete {
+        path: r.path.clone(),
+    })
+}
+
+fn prep_delete_container(tree: &Tree, path: &str) -> Result<Txn, ErrorCode> {
+    let parent_path = parent_for_delete(path)?;
+    let n = tree.node(path).ok_or(ErrorCode::NoNode)?;
+    if n.num_children() > 0 {
+        return Err(ErrorCode::NotEmpty);
+    }
+    if matches!(n.kind, NodeKind::Ephemeral(_)) {
+        return Err(ErrorCode::BadVersion);
+    }
+    tree.node(parent_path).ok_or(ErrorCode::NoNode)?;
+    Ok(Txn::DeleteContainer {
+        path: path.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

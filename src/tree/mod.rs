@@ -1,1 +1,707 @@
-//! tree (being built).
+//! The data tree: every znode with its data, ACL and Stat, as a persistent map.
+//!
+//! Why: the sequencer applies each write and publishes a new version after a
+//! batch; shards read published versions without locks. `Tree: Clone` is O(1)
+//! (imbl maps share structure), so a version costs O(changes).
+//!
+//! Guarantees (ZooKeeper 3.8's `DataTree`): [`Tree::apply`] is deterministic;
+//! stats change exactly as ZooKeeper changes them (create bumps the parent's
+//! cversion and pzxid only if the record's cversion is greater, delete moves
+//! the parent's pzxid only forwards, setACL does not touch mzxid); the
+//! returned [`Change`]s are the watch triggers in ZooKeeper's order; the
+//! counters behind mntr (`node_count`, `approximate_data_size`,
+//! `ephemeral_count`) are ZooKeeper's figures. Listings follow Java HashSet
+//! order (see [`javaorder`]). A record that does not fit the tree (it cannot
+//! come from [`crate::sequencer::prep`]) changes nothing and reports an error.
+
+pub mod acl;
+pub mod javaorder;
+pub mod path;
+pub mod read;
+
+use crate::proto::types::{Acl, ErrorCode, EventType, OpCode, SessionId, Stat, Zxid};
+use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
+use bytes::Bytes;
+use imbl::{OrdMap, OrdSet};
+use javaorder::Member;
+use std::sync::Arc;
+
+/// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// `EphemeralType` extended-owner mask (high byte all ones).
+pub const EXTENDED_MASK: i64 = 0xff00_0000_0000_0000_u64 as i64;
+/// The largest TTL ZooKeeper accepts (`EphemeralType.TTL.maxValue()`), ms.
+pub const MAX_TTL: i64 = 0x0000_00ff_ffff_ffff;
+
+/// The `ephemeralOwner` ZooKeeper stores for a TTL node.
+pub fn ttl_owner(ttl: i64) -> i64 {
+    EXTENDED_MASK | ttl
+}
+
+/// Initial capacity of a node's children set (`new HashSet<String>(8)` in DataNode).
+const CHILDREN_INITIAL_CAP: usize = 8;
+/// Initial capacity of a session's ephemeral set (`new HashSet<String>()`).
+const EPHEMERALS_INITIAL_CAP: usize = 16;
+
+/// What a node is, by its `ephemeralOwner`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    Persistent,
+    Ephemeral(SessionId),
+    Container,
+    Ttl(i64),
+}
+
+impl NodeKind {
+    pub fn owner(self) -> i64 {
+        match self {
+            NodeKind::Persistent => 0,
+            NodeKind::Ephemeral(s) => s,
+            NodeKind::Container => CONTAINER_OWNER,
+            NodeKind::Ttl(ttl) => ttl_owner(ttl),
+        }
+    }
+}
+
+/// One znode. `stat.num_children` and `stat.data_length` are kept current.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub data: Bytes,
+    pub acl: Arc<[Acl]>,
+    pub stat: Stat,
+    pub kind: NodeKind,
+    /// Child name -> hash/insertion stamp (for Java iteration order).
+    children: OrdMap<Arc<str>, Member>,
+    /// Most children ever held at once (fixes the Java set's capacity).
+    children_peak: usize,
+}
+
+impl Node {
+    fn new(data: Bytes, acl: Arc<[Acl]>, stat: Stat, kind: NodeKind) -> Node {
+        let mut stat = stat;
+        stat.data_length = data.len() as i32;
+        stat.num_children = 0;
+        Node {
+            data,
+            acl,
+            stat,
+            kind,
+            children: OrdMap::new(),
+            children_peak: 0,
+        }
+    }
+
+    pub fn num_children(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Child names in ZooKeeper's (Java HashSet) order.
+    pub fn children(&self) -> Vec<String> {
+        let mut items: Vec<(&Arc<str>, Member)> =
+            self.children.iter().map(|(k, m)| (k, *m)).collect();
+        let cap = javaorder::capacity_after(CHILDREN_INITIAL_CAP, self.children_peak);
+        javaorder::order(&mut items, cap);
+        items.into_iter().map(|(k, _)| k.to_string()).collect()
+    }
+
+    /// Child names in byte order (cheap, for internal use).
+    pub fn children_sorted(&self) -> impl Iterator<Item = &str> {
+        self.children.keys().map(|k| &**k)
+    }
+}
+
+/// A session's ephemerals, with what Java's HashSet order needs.
+#[derive(Clone, Debug, Default)]
+struct SessionEphemerals {
+    paths: OrdMap<String, Member>,
+    peak: usize,
+}
+
+/// One watch trigger, in ZooKeeper's firing order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub event: EventType,
+    pub path: String,
+}
+
+/// What applying a txn produced, per ZooKeeper's `ProcessTxnResult`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Session txns, delete, check.
+    Done,
+    Created {
+        op: OpCode,
+        path: String,
+        stat: Stat,
+    },
+    /// setData / setACL: the node's stat after.
+    Stat(Stat),
+    /// Per-op results; a failed multi has `Err(Ok)` for ops before the failure
+    /// (ZooKeeper's `ErrorResult(0)`), the failure's code, then `RuntimeInconsistency`.
+    Multi(Vec<Result<Outcome, ErrorCode>>),
+}
+
+/// The result of [`Tree::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub result: Result<Outcome, ErrorCode>,
+    pub changes: Vec<Change>,
+}
+
+/// The whole data tree. Root is keyed "/"; lookups of "" also find it, as in ZooKeeper.
+#[derive(Clone, Debug)]
+pub struct Tree {
+    nodes: OrdMap<String, Node>,
+    ephemerals: OrdMap<SessionId, SessionEphemerals>,
+    containers: OrdSet<String>,
+    ttls: OrdSet<String>,
+    last_zxid: Zxid,
+    data_size: u64,
+    ephemeral_count: usize,
+    next_seq: u64,
+}
+
+impl Default for Tree {
+    fn default() -> Tree {
+        Tree::new()
+    }
+}
+
+fn open_acl() -> Arc<[Acl]> {
+    Arc::from(Acl::open_unsafe())
+}
+
+impl Tree {
+    /// The tree of a fresh ZooKeeper 3.8 standalone server: "/", "/zookeeper",
+    /// "/zookeeper/quota", "/zookeeper/config" (world read-only, aversion -1),
+    /// all stats zero, no data.
+    pub fn new() -> Tree {
+        let mut t = Tree {
+            nodes: OrdMap::new(),
+            ephemerals: OrdMap::new(),
+            containers: OrdSet::new(),
+            ttls: OrdSet::new(),
+            last_zxid: 0,
+            data_size: 0,
+            ephemeral_count: 0,
+            next_seq: 0,
+        };
+        let empty = || {
+            Node::new(
+                Bytes::new(),
+                open_acl(),
+                Stat::default(),
+                NodeKind::Persistent,
+            )
+        };
+        t.insert_node("/", empty());
+        t.insert_node("/zookeeper", empty());
+        t.add_child("/", "zookeeper");
+        t.insert_node("/zookeeper/quota", empty());
+        t.add_child("/zookeeper", "quota");
+        let mut config = empty();
+        config.acl = Arc::from(Acl::read_unsafe());
+        config.stat.aversion = -1;
+        t.insert_node("/zookeeper/config", config);
+        t.add_child("/zookeeper", "config");
+        // DataTree counts the root twice (under "" and "/"): 0 + 1 bytes of key.
+        debug_assert_eq!(t.data_size, 44);
+        t
+    }
+
+    fn key(path: &str) -> &str {
+        if path.is_empty() {
+            "/"
+        } else {
+            path
+        }
+    }
+
+    /// The node at `path` ("" is the root, as in ZooKeeper); no normalisation.
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(Self::key(path))
+    }
+
+    /// Child names in ZooKeeper's order.
+    pub fn children(&self, path: &str) -> Option<Vec<String>> {
+        self.node(path).map(Node::children)
+    }
+
+    /// The zxid of the last record applied.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// ZooKeeper's znode count (mntr `zk_znode_count`): the nodes plus one,
+    /// because DataTree keeps the root under both "" and "/". 5 when fresh.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// The number of znodes (root included).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// mntr `zk_approximate_data_size`: ZooKeeper's running sum of path length
+    /// (UTF-16 units) plus data length per node, starting at 44 when fresh.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    /// Number of ephemeral nodes (mntr `zk_ephemerals_count`).
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemeral_count
+    }
+
+    /// For `dump`: every session that has held an ephemeral since it began,
+    /// with its ephemeral paths in ZooKeeper's HashSet order. Sessions are in
+    /// ascending id order (ZooKeeper's ConcurrentHashMap order is not reproduced).
+    pub fn sessions_with_ephemerals(&self) -> Vec<(SessionId, Vec<String>)> {
+        self.ephemerals
+            .iter()
+            .map(|(s, e)| {
+                let mut items: Vec<(&String, Member)> =
+                    e.paths.iter().map(|(p, m)| (p, *m)).collect();
+                javaorder::order(
+                    &mut items,
+                    javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
+                );
+                (*s, items.into_iter().map(|(p, _)| p.clone()).collect())
+            })
+            .collect()
+    }
+
+    /// The session's ephemerals in the order `DataTree.getEphemerals(session)`
+    /// (a HashSet clone) iterates them: the order of getEphemerals replies and
+    /// of the deletions of closeSession.
+    pub fn ephemerals_of(&self, session: SessionId) -> Vec<String> {
+        let Some(e) = self.ephemerals.get(&session) else {
+            return Vec::new();
+        };
+        let mut items: Vec<(&String, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
+        javaorder::order_of_clone(
+            &mut items,
+            javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
+        );
+        items.into_iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Number of nodes whose path starts with `path + "/"`
+    /// (`DataTree.getAllChildrenNumber`; "/" counts every node but the root).
+    pub fn descendant_count(&self, path: &str) -> usize {
+        if path == "/" {
+            return self.node_count() - 2;
+        }
+        let prefix = format!("{path}/");
+        self.nodes
+            .range::<_, str>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .count()
+    }
+
+    /// Paths the ContainerManager would delete now: empty containers that have
+    /// had a child (cversion > 0), and empty TTL nodes whose mtime is more than
+    /// their TTL ago. Sorted by path.
+    pub fn sweep_candidates(&self, now_ms: i64) -> Vec<String> {
+        self.sweep_candidates_with(now_ms, 0)
+    }
+
+    /// As [`Tree::sweep_candidates`], plus never-used empty containers older
+    /// than `max_never_used_ms` (znode.container.maxNeverUsedIntervalMs; 0 = off).
+    pub fn sweep_candidates_with(&self, now_ms: i64, max_never_used_ms: i64) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in self.containers.iter() {
+            let Some(n) = self.nodes.get(p.as_str()) else {
+                continue;
+            };
+            if n.num_children() != 0 {
+                continue;
+            }
+            let elapsed = now_ms.wrapping_sub(n.stat.mtime);
+            if n.stat.cversion > 0 || (max_never_used_ms != 0 && elapsed > max_never_used_ms) {
+                out.push(p.clone());
+            }
+        }
+        for p in self.ttls.iter() {
+            let Some(n) = self.nodes.get(p.as_str()) else {
+                continue;
+            };
+            if let NodeKind::Ttl(ttl) = n.kind {
+                if n.num_children() == 0 && ttl != 0 && now_ms.wrapping_sub(n.stat.mtime) > ttl {
+                    out.push(p.clone());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Applies one record. Deterministic: the same records in the same order
+    /// give the same tree. Advances `last_zxid` (never backwards).
+    pub fn apply(&mut self, rec: &TxnRecord) -> Applied {
+        let mut changes = Vec::new();
+        let result = self.apply_txn(&rec.header, &rec.txn, &mut changes);
+        if rec.header.zxid > self.last_zxid {
+            self.last_zxid = rec.header.zxid;
+        }
+        Applied { result, changes }
+    }
+
+    fn apply_txn(
+        &mut self,
+        h: &TxnHeader,
+        txn: &Txn,
+        ch: &mut Vec<Change>,
+    ) -> Result<Outcome, ErrorCode> {
+        match txn {
+            Txn::CreateSession { .. } => Ok(Outcome::Done),
+            Txn::CloseSession { paths } => {
+                self.kill_session(h.session_id, paths, h.zxid, ch);
+                Ok(Outcome::Done)
+            }
+            Txn::Create(c) => self.create_node(h, c, ch),
+            Txn::Delete { path } | Txn::DeleteContainer { path } => {
+                self.delete_node(path, h.zxid, ch).map(|_| Outcome::Done)
+            }
+            Txn::SetData {
+                path,
+                data,
+                version,
+            } => self.set_data(path, data, *version, h, ch),
+            Txn::SetAcl { path, acl, version } => self.set_acl(path, acl, *version),
+            Txn::Check { .. } => Ok(Outcome::Done),
+            Txn::Error(code) => Err(*code),
+            Txn::Multi(txns) => Ok(self.apply_multi(h, txns, ch)),
+        }
+    }
+
+    fn apply_multi(&mut self, h: &TxnHeader, txns: &[Txn], ch: &mut Vec<Change>) -> Outcome {
+        if txns.iter().any(Txn::is_error) {
+            let mut post_failed = false;
+            let results = txns
+                .iter()
+                .map(|t| match t {
+                    Txn::Error(code) => {
+                        post_failed = true;
+                        Err(*code)
+                    }
+                    _ if post_failed => Err(ErrorCode::RuntimeInconsistency),
+                    _ => Err(ErrorCode::Ok),
+                })
+                .collect();
+            return Outcome::Multi(results);
+        }
+        // All-or-nothing even for a record that does not fit this tree.
+        let mut scratch = self.clone();
+        let mut sub_changes = Vec::new();
+        let mut results = Vec::with_capacity(txns.len());
+        for t in txns {
+            match scratch.apply_txn(h, t, &mut sub_changes) {
+                Ok(o) => results.push(Ok(o)),
+                Err(code) => {
+                    let mut results: Vec<_> =
+                        results.into_iter().map(|_| Err(ErrorCode::Ok)).collect();
+                    results.push(Err(code));
+                    results.resize(txns.len(), Err(ErrorCode::RuntimeInconsistency));
+                    return Outcome::Multi(results);
+                }
+            }
+        }
+        *self = scratch;
+        ch.extend(sub_changes);
+        Outcome::Multi(results)
+    }
+
+    fn insert_node(&mut self, path: &str, node: Node) {
+        self.data_size += path::java_len(path) + node.data.len() as u64;
+        self.nodes.insert(path.to_string(), node);
+    }
+
+    fn add_child(&mut self, parent: &str, name: &str) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(p) = self.nodes.get_mut(Self::key(parent)) {
+            p.children.insert(Arc::from(name), Member::new(name, seq));
+            p.children_peak = p.children_peak.max(p.children.len());
+            p.stat.num_children = p.children.len() as i32;
+        }
+    }
+
+    fn create_node(
+        &mut self,
+        h: &TxnHeader,
+        c: &CreateTxn,
+        ch: &mut Vec<Change>,
+    ) -> Result<Outcome, ErrorCode> {
+        let (parent_name, child_name) = path::split_last(&c.path).ok_or(ErrorCode::NoNode)?;
+        let parent = self
+            .nodes
+            .get(Self::key(parent_name))
+            .ok_or(ErrorCode::NoNode)?;
+        if parent.children.contains_key(child_name) || self.nodes.contains_key(c.path.as_str()) {
+            return Err(ErrorCode::NodeExists);
+        }
+        let kind = match c.kind {
+            CreateKind::Persistent => NodeKind::Persistent,
+            CreateKind::Ephemeral if h.session_id != 0 => NodeKind::Ephemeral(h.session_id),
+            CreateKind::Ephemeral => NodeKind::Persistent,
+            CreateKind::Container => NodeKind::Container,
+            CreateKind::Ttl(ttl) => NodeKind::Ttl(ttl),
+        };
+        let stat = Stat {
+            czxid: h.zxid,
+            mzxid: h.zxid,
+            pzxid: h.zxid,
+            ctime: h.time_ms,
+            mtime: h.time_ms,
+            ephemeral_owner: kind.owner(),
+            ..Stat::default()
+        };
+        let node = Node::new(c.data.clone(), Arc::from(c.acl.clone()), stat, kind);
+        let out_stat = node.stat;
+        self.add_child(parent_name, child_name);
+        if let Some(p) = self.nodes.get_mut(Self::key(parent_name)) {
+            let new_cversion = if c.parent_cversion == -1 {
+                p.stat.cversion.wrapping_add(1)
+            } else {
+                c.parent_cversion
+            };
+            if new_cversion > p.stat.cversion {
+                p.stat.cversion = new_cversion;
+                p.stat.pzxid = h.zxid;
+            }
+        }
+        self.insert_node(&c.path, node);
+        self.track_kind(&c.path, kind);
+        ch.push(Change {
+            event: EventType::NodeCreated,
+            path: c.path.clone(),
+        });
+        ch.push(Change {
+            event: EventType::NodeChildrenChanged,
+            path: path::event_path(parent_name).to_string(),
+        });
+        Ok(Outcome::Created {
+            op: c.op,
+            path: c.path.clone(),
+            stat: out_stat,
+        })
+    }
+
+    fn track_kind(&mut self, path: &str, kind: NodeKind) {
+        match kind {
+            NodeKind::Persistent => {}
+            NodeKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            NodeKind::Ephemeral(s) => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                let e = self.ephemerals.entry(s).or_default();
+                e.paths.insert(path.to_string(), Member::new(path, seq));
+                e.peak = e.peak.max(e.paths.len());
+                self.ephemeral_count += 1;
+            }
+        }
+    }
+
+    fn untrack_kind(&mut self, path: &str, kind: NodeKind) {
+        match kind {
+            NodeKind::Persistent => {}
+            NodeKind::Container => {
+                self.containers.remove(path);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            NodeKind::Ephemeral(s) => {
+                if let Some(e) = self.ephemerals.get_mut(&s) {
+                    if e.paths.remove(path).is_some() {
+                        self.ephemeral_count -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: Zxid,
+        ch: &mut Vec<Change>,
+    ) -> Result<(), ErrorCode> {
+        let (parent_name, child_name) = path::split_last(path).ok_or(ErrorCode::NoNode)?;
+        let pkey = Self::key(parent_name);
+        if !self.nodes.contains_key(pkey) || !self.nodes.contains_key(path) || path == "/" {
+            return Err(ErrorCode::NoNode);
+        }
+        if self.nodes.get(path).is_some_and(|n| n.num_children() != 0) {
+            // Removing it would orphan its children; prep never emits this.
+            return Err(ErrorCode::NotEmpty);
+        }
+        if let Some(p) = self.nodes.get_mut(pkey) {
+            p.children.remove(child_name);
+            p.stat.num_children = p.children.len() as i32;
+            if zxid > p.stat.pzxid {
+                p.stat.pzxid = zxid;
+            }
+        }
+        let Some(node) = self.nodes.remove(path) else {
+            return Err(ErrorCode::NoNode);
+        };
+        self.data_size -= path::java_len(path) + node.data.len() as u64;
+        self.untrack_kind(path, node.kind);
+        ch.push(Change {
+            event: EventType::NodeDeleted,
+            path: path.to_string(),
+        });
+        ch.push(Change {
+            event: EventType::NodeChildrenChanged,
+            path: path::event_path(parent_name).to_string(),
+        });
+        Ok(())
+    }
+
+    fn set_data(
+        &mut self,
+        path: &str,
+        data: &Bytes,
+        version: i32,
+        h: &TxnHeader,
+        ch: &mut Vec<Change>,
+    ) -> Result<Outcome, ErrorCode> {
+        let n = self
+            .nodes
+            .get_mut(Self::key(path))
+            .ok_or(ErrorCode::NoNode)?;
+        let old_len = n.data.len() as u64;
+        n.data = data.clone();
+        n.stat.mtime = h.time_ms;
+        n.stat.mzxid = h.zxid;
+        n.stat.version = version;
+        n.stat.data_length = data.len() as i32;
+        let stat = n.stat;
+        self.data_size = self.data_size - old_len + data.len() as u64;
+        ch.push(Change {
+            event: EventType::NodeDataChanged,
+            path: path.to_string(),
+        });
+        Ok(Outcome::Stat(stat))
+    }
+
+    fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Outcome, ErrorCode> {
+        let n = self
+            .nodes
+            .get_mut(Self::key(path))
+            .ok_or(ErrorCode::NoNode)?;
+        n.stat.aversion = version;
+        n.acl = Arc::from(acl.to_vec());
+        Ok(Outcome::Stat(n.stat))
+    }
+
+    /// `DataTree.killSession`: deletes the txn's paths in order (missing ones
+    /// are skipped), then any ephemeral of the session the txn did not name.
+    fn kill_session(
+        &mut self,
+        session: SessionId,
+        paths: &[String],
+        zxid: Zxid,
+        ch: &mut Vec<Change>,
+    ) {
+        let leftover: Vec<String> = self
+            .ephemerals_of(session)
+            .into_iter()
+            .filter(|p| !paths.contains(p))
+            .collect();
+        self.ephemerals.remove(&session);
+        for p in paths.iter().chain(leftover.iter()) {
+            let owned = self
+                .nodes
+                .get(p.as_str())
+                .is_some_and(|n| n.kind == NodeKind::Ephemeral(session));
+            if owned {
+                self.ephemeral_count -= 1;
+                // The session entry is gone; untrack_kind finds nothing more to do.
+            }
+            let _ = self.delete_node(p, zxid, ch);
+        }
+    }
+
+    /// Checks the structural invariants (tests and debug builds call this).
+    /// Returns a description of the first violation.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut eph = 0usize;
+        for (p, n) in self.nodes.iter() {
+            if n.stat.num_children as usize != n.children.len() {
+                return Err(format!(
+                    "{p}: numChildren {} != {}",
+                    n.stat.num_children,
+                    n.children.len()
+                ));
+            }
+            if n.stat.data_length as usize != n.data.len() {
+                return Err(format!("{p}: dataLength"));
+            }
+            for c in n.children.keys() {
+                let cp = if p == "/" {
+                    format!("/{c}")
+                } else {
+                    format!("{p}/{c}")
+                };
+                let Some(child) = self.nodes.get(cp.as_str()) else {
+                    return Err(format!("{cp}: listed child missing"));
+                };
+                // (ZooKeeper stops moving pzxid once cversion is stuck at i32::MAX.)
+                if n.stat.pzxid < child.stat.czxid && n.stat.cversion != i32::MAX {
+                    return Err(format!("{p}: pzxid < czxid of {cp}"));
+                }
+            }
+            if p != "/" {
+                let (parent, name) = path::split_last(p).ok_or_else(|| format!("{p}: no slash"))?;
+                let ok = self
+                    .node(parent)
+                    .is_some_and(|pn| pn.children.contains_key(name));
+                if !ok {
+                    return Err(format!("{p}: not listed by its parent"));
+                }
+            }
+            if let NodeKind::Ephemeral(s) = n.kind {
+                eph += 1;
+                if !self
+                    .ephemerals
+                    .get(&s)
+                    .is_some_and(|e| e.paths.contains_key(p.as_str()))
+                {
+                    return Err(format!("{p}: ephemeral not tracked for its session"));
+                }
+            }
+        }
+        if eph != self.ephemeral_count {
+            return Err(format!("ephemeral_count {} != {eph}", self.ephemeral_count));
+        }
+        let size: u64 = self
+            .nodes
+            .iter()
+            .map(|(p, n)| path::java_len(p) + n.data.len() as u64)
+            .sum();
+        if size != self.data_size {
+            return Err(format!("data size {} != {size}", self.data_size));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
