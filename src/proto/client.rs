@@ -7,8 +7,8 @@
 //! server wrote a malformed reply.
 //!
 //! The shape of a reply body is decided by the opcode of the request it
-//! answers, except that xid -1 is always a watch event and xid -2 a ping, and
-//! that a reply with `err != 0` has no body.
+//! answers, except that a reply with `err != 0` has no body, xid -1 is always
+//! a watch event and xid -2 a ping (no body).
 
 use super::jute::{with_length_prefix, DecodeError, Reader, Result, Writer};
 use super::records::*;
@@ -192,9 +192,9 @@ pub fn decode_reply(op: OpCode, body: &[u8]) -> Result<(ReplyHeader, Response)> 
         err: r.read_i32()?,
     };
     let response = match header.xid {
+        _ if header.err != 0 => Response::Empty,
         xid::NOTIFICATION => Response::Event(read_event(&mut r)?),
         xid::PING => Response::Empty,
-        _ if header.err != 0 => Response::Empty,
         _ => read_response(op, &mut r)?,
     };
     r.finish()?;
