@@ -56,4 +56,7 @@ pub enum Response {
     Reconfig(Bytes, Stat),
     /// A watch notification (sent with xid -1).
     Event(WatcherEvent),
+    /// addWatch: ZooKeeper answers an `ErrorResponse` with err 0, a 4-byte
+    /// body the Java client insists on reading (unlike `Empty`).
+    AddWatch,
 }
