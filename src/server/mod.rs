@@ -125,6 +125,8 @@ fn sequencer_config(config: &Config) -> SequencerConfig {
         password_secret: rand::random(),
         prep: PrepContext {
             extended_types_enabled: config.extended_types_enabled,
+            reconfig_enabled: false,
+            extra_auth_schemes: Vec::new(),
         },
     }
 }

@@ -49,7 +49,7 @@ pub fn serve(
                 AddWatchMode::PersistentRecursive => WatchKind::PersistentRecursive,
             };
             register(shard, &r.path, kind, watcher)?;
-            Ok(Response::Empty)
+            Ok(Response::AddWatch)
         }
         Request::CheckWatches(r) | Request::RemoveWatches(r) => {
             let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::BadArguments)?;
