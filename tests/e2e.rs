@@ -59,19 +59,34 @@ fn create_get_set_delete_with_stats() {
         let mut c = Client::connect(server.port);
         let (h, r) = c.call(&create("/a", b"hello", 0));
         assert_eq!(h.err, 0);
-        let Response::Create2(path, stat) = r else { panic!("{r:?}") };
+        let Response::Create2(path, stat) = r else {
+            panic!("{r:?}")
+        };
         assert_eq!(path, "/a");
         assert_eq!((stat.version, stat.data_length, stat.czxid), (0, 5, h.zxid));
         let (h, r) = c.call(&set("/a", b"bye"));
         assert_eq!(h.err, 0);
-        let Response::Stat(stat2) = r else { panic!("{r:?}") };
-        assert_eq!((stat2.version, stat2.mzxid, stat2.czxid), (1, h.zxid, stat.czxid));
+        let Response::Stat(stat2) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            (stat2.version, stat2.mzxid, stat2.czxid),
+            (1, h.zxid, stat.czxid)
+        );
         let (_, r) = c.call(&get("/a", false));
-        let Response::GetData(data, _) = r else { panic!("{r:?}") };
+        let Response::GetData(data, _) = r else {
+            panic!("{r:?}")
+        };
         assert_eq!(&data[..], b"bye");
-        let (h, _) = c.call(&Request::Delete(DeleteRequest { path: "/a".into(), version: 5 }));
+        let (h, _) = c.call(&Request::Delete(DeleteRequest {
+            path: "/a".into(),
+            version: 5,
+        }));
         assert_eq!(h.err, ErrorCode::BadVersion.code());
-        let (h, _) = c.call(&Request::Delete(DeleteRequest { path: "/a".into(), version: 1 }));
+        let (h, _) = c.call(&Request::Delete(DeleteRequest {
+            path: "/a".into(),
+            version: 1,
+        }));
         assert_eq!(h.err, 0);
         let (h, _) = c.call(&get("/a", false));
         assert_eq!(h.err, ErrorCode::NoNode.code());
@@ -124,13 +139,19 @@ fn watch_event_arrives_before_any_reply_showing_the_change() {
                     loop {
                         match w.receive().expect("open") {
                             Frame::Event(e) => {
-                                assert_eq!((e.event_type, e.path.as_str()), (EventType::NodeDataChanged, "/w"));
+                                assert_eq!(
+                                    (e.event_type, e.path.as_str()),
+                                    (EventType::NodeDataChanged, "/w")
+                                );
                                 assert!(!saw_event, "one-shot watch fired twice");
                                 saw_event = true;
                             }
                             Frame::Reply(h, Response::GetData(data, _)) if h.xid == xid => {
                                 if data[..] == *value.as_bytes() {
-                                    assert!(saw_event, "reply showed the change before its watch event");
+                                    assert!(
+                                        saw_event,
+                                        "reply showed the change before its watch event"
+                                    );
                                 }
                                 break;
                             }
@@ -159,8 +180,14 @@ fn every_session_on_every_shard_gets_exactly_one_event() {
         writer.call(&set("/fan", b"2"));
         for w in watchers.iter_mut() {
             let e = w.next_event(Duration::from_secs(5)).expect("event");
-            assert_eq!((e.event_type, e.path.as_str()), (EventType::NodeDataChanged, "/fan"));
-            assert!(w.next_event(Duration::from_millis(100)).is_none(), "one-shot watch fired twice");
+            assert_eq!(
+                (e.event_type, e.path.as_str()),
+                (EventType::NodeDataChanged, "/fan")
+            );
+            assert!(
+                w.next_event(Duration::from_millis(100)).is_none(),
+                "one-shot watch fired twice"
+            );
         }
     });
 }
@@ -174,7 +201,10 @@ fn oversized_frame_closes_only_that_connection() {
         bad.send_raw(&huge).unwrap();
         assert!(bad.is_closed());
         assert_eq!(good.call(&create("/still", b"ok", 0)).0.err, 0);
-        assert!(server.log().contains("jute.maxbuffer"), "one log line names the limit");
+        assert!(
+            server.log().contains("jute.maxbuffer"),
+            "one log line names the limit"
+        );
     });
 }
 
@@ -195,7 +225,8 @@ fn unknown_opcode_answers_unimplemented_and_keeps_the_connection() {
     for_each_shard_count(|server| {
         let mut c = Client::connect(server.port);
         // xid 7, opcode 999, no body.
-        c.send_raw(&[0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 3, 0xe7]).unwrap();
+        c.send_raw(&[0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 3, 0xe7])
+            .unwrap();
         let mut buffer = [0u8; 20];
         use std::io::Read;
         let mut stream_reply = Vec::new();
@@ -223,9 +254,17 @@ fn expired_session_removes_ephemerals_and_fires_watches() {
         assert_eq!(owner.call(&create("/eph", b"", 1)).0.err, 0);
         assert_eq!(watcher.call(&exists("/eph", true)).0.err, 0);
         drop(owner); // no pings: the session must expire
-        let e = watcher.next_event(Duration::from_secs(10)).expect("deleted event");
-        assert_eq!((e.event_type, e.path.as_str()), (EventType::NodeDeleted, "/eph"));
-        assert_eq!(watcher.call(&exists("/eph", false)).0.err, ErrorCode::NoNode.code());
+        let e = watcher
+            .next_event(Duration::from_secs(10))
+            .expect("deleted event");
+        assert_eq!(
+            (e.event_type, e.path.as_str()),
+            (EventType::NodeDeleted, "/eph")
+        );
+        assert_eq!(
+            watcher.call(&exists("/eph", false)).0.err,
+            ErrorCode::NoNode.code()
+        );
     });
 }
 

@@ -20,7 +20,11 @@ pub struct ReplyHeader {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MultiResult {
     /// create (path only), create2/container/TTL carry a stat.
-    Create { op: i32, path: String, stat: Option<Stat> },
+    Create {
+        op: i32,
+        path: String,
+        stat: Option<Stat>,
+    },
     Delete,
     SetData(Stat),
     Check,

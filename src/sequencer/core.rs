@@ -16,7 +16,7 @@ use super::outcome::{Batch, Origin, Outcome, Reply};
 use super::prep::{self, Executed, PrepContext};
 use crate::proto::requests::Request;
 use crate::proto::responses::Response;
-use crate::proto::types::{ErrorCode, SessionId, Zxid};
+use crate::proto::types::{ErrorCode, Id, SessionId, Zxid};
 use crate::session::{self, SessionIdGenerator, SessionTracker};
 use crate::tree::Tree;
 use crate::txn::{TxnHeader, TxnRecord};
@@ -41,6 +41,8 @@ pub enum Event {
         origin: Origin,
         session: SessionId,
         xid: i32,
+        /// The ids the session has proved, for ACL checks.
+        auth: Arc<[Id]>,
         request: Request,
     },
     /// A connection's handshake: a new session or a reattach.
@@ -163,8 +165,9 @@ impl Sequencer {
                 origin,
                 session,
                 xid,
+                auth,
                 request,
-            } => self.on_request(now_ms, origin, session, xid, request),
+            } => self.on_request(now_ms, origin, session, xid, &auth, request),
             Event::Connect { origin, attempt } => self.on_connect(now_ms, origin, attempt),
             Event::Touch(ids) => {
                 for id in ids {
@@ -183,7 +186,10 @@ impl Sequencer {
 
     fn report(&self, with_sessions: bool) -> SequencerReport {
         let sessions = if with_sessions {
-            self.sessions.iter().map(|s| (s.id, s.expires_at_ms)).collect()
+            self.sessions
+                .iter()
+                .map(|s| (s.id, s.expires_at_ms))
+                .collect()
         } else {
             Vec::new()
         };
@@ -208,16 +214,27 @@ impl Sequencer {
         origin: Origin,
         session: SessionId,
         xid: i32,
+        auth: &[Id],
         request: Request,
     ) {
         assert!(request.needs_sequencer(), "reads are served on the shards");
         if !self.sessions.touch(session, now_ms) {
-            self.push_unlogged(Some(origin), session, xid, Reply::Response(Err(ErrorCode::SessionExpired)));
+            self.push_unlogged(
+                Some(origin),
+                session,
+                xid,
+                Reply::Response(Err(ErrorCode::SessionExpired)),
+            );
             return;
         }
         match request {
             Request::Sync(path) => {
-                self.push_unlogged(Some(origin), session, xid, Reply::Response(Ok(Response::Sync(path))));
+                self.push_unlogged(
+                    Some(origin),
+                    session,
+                    xid,
+                    Reply::Response(Ok(Response::Sync(path))),
+                );
             }
             Request::CloseSession => {
                 let header = self.next_header(session, xid, now_ms);
@@ -227,7 +244,8 @@ impl Sequencer {
             }
             request => {
                 let header = self.next_header(session, xid, now_ms);
-                let executed = prep::execute(&mut self.tree, header, &request, &self.config.prep);
+                let executed =
+                    prep::execute_as(&mut self.tree, header, &request, &self.config.prep, auth);
                 self.push_executed(Some(origin), session, xid, executed, false);
             }
         }
@@ -254,7 +272,10 @@ impl Sequencer {
     }
 
     fn create_session(&mut self, now_ms: i64, origin: Origin, timeout_ms: i32) {
-        let id = self.session_ids.next().expect("the id generator never ends");
+        let id = self
+            .session_ids
+            .next()
+            .expect("the id generator never ends");
         if self.sessions.add(id, timeout_ms, now_ms).is_err() {
             // Too many sessions: refuse the way a dead session is refused.
             self.push_unlogged(Some(origin), 0, 0, Reply::SessionRejected);
@@ -269,7 +290,13 @@ impl Sequencer {
         self.push(Some(origin), id, 0, outcome_reply, executed.changes, false);
     }
 
-    fn resume_session(&mut self, now_ms: i64, origin: Origin, timeout_ms: i32, attempt: &ConnectAttempt) {
+    fn resume_session(
+        &mut self,
+        now_ms: i64,
+        origin: Origin,
+        timeout_ms: i32,
+        attempt: &ConnectAttempt,
+    ) {
         let id = attempt.session_id;
         let passwd = session::password_for(id, self.config.password_secret);
         let password_ok = session::check_password(id, self.config.password_secret, &attempt.passwd);
@@ -332,11 +359,21 @@ impl Sequencer {
     }
 
     fn push_record(&mut self, record: TxnRecord) {
-        assert_eq!(record.header.zxid, self.tree.last_zxid(), "a record's zxid is the tree's newest");
+        assert_eq!(
+            record.header.zxid,
+            self.tree.last_zxid(),
+            "a record's zxid is the tree's newest"
+        );
         self.open_records.push(record);
     }
 
-    fn push_unlogged(&mut self, origin: Option<Origin>, session: SessionId, xid: i32, reply: Reply) {
+    fn push_unlogged(
+        &mut self,
+        origin: Option<Origin>,
+        session: SessionId,
+        xid: i32,
+        reply: Reply,
+    ) {
         self.push(origin, session, xid, reply, Vec::new(), false);
     }
 
@@ -375,7 +412,11 @@ impl Sequencer {
 
     fn on_flushed(&mut self, durable: Durable<BatchId>, out: &mut Vec<Command>) {
         let batch = self.sealed.pop_front().expect("a flush of a sealed batch");
-        assert_eq!(batch.id, *durable.get(), "batches are flushed in the order sealed");
+        assert_eq!(
+            batch.id,
+            *durable.get(),
+            "batches are flushed in the order sealed"
+        );
         out.push(Command::Publish(Arc::new(batch)));
     }
 }

@@ -52,7 +52,12 @@ async fn gather(shard: &Shard, word: FourLetterWord) -> ServerSnapshot {
             .collect();
     }
     if word.uses_connections() {
-        s.connections = shard.stats.connections().iter().map(connection_info).collect();
+        s.connections = shard
+            .stats
+            .connections()
+            .iter()
+            .map(connection_info)
+            .collect();
     }
     s
 }

@@ -79,7 +79,13 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| async_channel::bounded::<Arc<Batch>>(SHARD_BATCHES_CAPACITY))
         .unzip();
-    let sequencer = start_sequencer(&config, tree.clone(), events_tx.clone(), events_rx, batch_txs)?;
+    let sequencer = start_sequencer(
+        &config,
+        tree.clone(),
+        events_tx.clone(),
+        events_rx,
+        batch_txs,
+    )?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (peers, query_rxs) = ShardPeers::new(shards);
     let mut handles = Vec::new();
@@ -106,7 +112,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         }
     }
     let (host, port) = config.client_bind();
-    tracing::info!(shards, "Warden serving clients on {host}:{port} (in memory: nothing is written to disk yet)");
+    tracing::info!(
+        shards,
+        "Warden serving clients on {host}:{port} (in memory: nothing is written to disk yet)"
+    );
     for handle in handles {
         let _ = handle.join();
     }

@@ -113,7 +113,12 @@ impl ServerStats {
         true
     }
 
-    pub fn connection_opened(&self, shard: usize, id: u64, peer: SocketAddr) -> Arc<ConnectionCounters> {
+    pub fn connection_opened(
+        &self,
+        shard: usize,
+        id: u64,
+        peer: SocketAddr,
+    ) -> Arc<ConnectionCounters> {
         let counters = Arc::new(ConnectionCounters::default());
         let info = ConnectionInfo {
             shard,
@@ -124,19 +129,30 @@ impl ServerStats {
             established_ms: wall_ms(),
             counters: counters.clone(),
         };
-        self.connections.lock().expect("stats lock").insert((shard, id), info);
+        self.connections
+            .lock()
+            .expect("stats lock")
+            .insert((shard, id), info);
         counters
     }
 
     pub fn session_bound(&self, shard: usize, id: u64, session: SessionId, timeout_ms: i32) {
-        if let Some(info) = self.connections.lock().expect("stats lock").get_mut(&(shard, id)) {
+        if let Some(info) = self
+            .connections
+            .lock()
+            .expect("stats lock")
+            .get_mut(&(shard, id))
+        {
             info.session = Some(session);
             info.timeout_ms = timeout_ms;
         }
     }
 
     pub fn connection_closed(&self, shard: usize, id: u64, peer: SocketAddr) {
-        self.connections.lock().expect("stats lock").remove(&(shard, id));
+        self.connections
+            .lock()
+            .expect("stats lock")
+            .remove(&(shard, id));
         let mut per_ip = self.per_ip.lock().expect("stats lock");
         if let Some(count) = per_ip.get_mut(&peer.ip()) {
             *count -= 1;
@@ -198,7 +214,13 @@ impl ServerStats {
     }
 
     pub fn connections(&self) -> Vec<ConnectionInfo> {
-        let mut all: Vec<_> = self.connections.lock().expect("stats lock").values().cloned().collect();
+        let mut all: Vec<_> = self
+            .connections
+            .lock()
+            .expect("stats lock")
+            .values()
+            .cloned()
+            .collect();
         all.sort_by_key(|c| (c.shard, c.id));
         all
     }

@@ -7,6 +7,7 @@
 //! bad bytes close this connection only, with one log line; a client that
 //! stops reading is closed once its outbound buffer passes its bound.
 
+use super::auth;
 use super::pipeline::{Pipeline, Ready};
 use super::reads;
 use super::state::Shard;
@@ -17,7 +18,7 @@ use crate::proto::frame::next_frame;
 use crate::proto::jute::DecodeError;
 use crate::proto::requests::{Request, RequestHeader};
 use crate::proto::responses::{ReplyHeader, Response};
-use crate::proto::types::{ClientInfo, ErrorCode, SessionId, WatcherEvent, Zxid};
+use crate::proto::types::{ClientInfo, ErrorCode, Id, SessionId, WatcherEvent, Zxid};
 use crate::sequencer::core::{ConnectAttempt, Event};
 use crate::sequencer::outcome::{Origin, Outcome, Reply};
 use crate::server::stats::ConnectionCounters;
@@ -86,7 +87,7 @@ pub struct Connection {
     writer_wake_rx: RefCell<Option<LocalReceiver<()>>>,
     handshake: RefCell<Option<LocalSender<Handshake>>>,
     pending: Rc<Semaphore>,
-    auth: RefCell<Vec<ClientInfo>>,
+    auth: RefCell<Arc<[Id]>>,
     counters: RefCell<Arc<ConnectionCounters>>,
 }
 
@@ -111,10 +112,7 @@ impl Connection {
             writer_wake_rx: RefCell::new(Some(writer_wake_rx)),
             handshake: RefCell::new(None),
             pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
-            auth: RefCell::new(vec![ClientInfo {
-                auth_scheme: "ip".to_string(),
-                user: peer.ip().to_string(),
-            }]),
+            auth: RefCell::new(Arc::from(vec![Id::new("ip", &peer.ip().to_string())])),
             counters: RefCell::new(Arc::default()),
         })
     }
@@ -127,14 +125,22 @@ impl Connection {
         self.timeout_ms.get()
     }
 
+    /// `whoAmI`'s answer.
     pub fn identities(&self) -> Vec<ClientInfo> {
+        self.auth.borrow().iter().map(auth::client_info).collect()
+    }
+
+    /// Every id this connection has proved (for ACL checks).
+    pub fn auth_ids(&self) -> Arc<[Id]> {
         self.auth.borrow().clone()
     }
 
-    pub fn add_identity(&self, identity: ClientInfo) {
+    fn add_identity(&self, id: Id) {
         let mut auth = self.auth.borrow_mut();
-        if !auth.contains(&identity) {
-            auth.push(identity);
+        if !auth.contains(&id) {
+            let mut ids = auth.to_vec();
+            ids.push(id);
+            *auth = Arc::from(ids);
         }
     }
 
@@ -153,13 +159,22 @@ impl Connection {
     pub async fn serve(self: Rc<Self>, shard: Rc<Shard>, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
         self.fd.set(stream.as_raw_fd());
-        *self.counters.borrow_mut() = shard.stats.connection_opened(shard.index, self.id, self.peer);
+        *self.counters.borrow_mut() =
+            shard
+                .stats
+                .connection_opened(shard.index, self.id, self.peer);
         let (mut reader, writer) = futures_lite::io::split(stream);
-        let wake = self.writer_wake_rx.borrow_mut().take().expect("served once");
+        let wake = self
+            .writer_wake_rx
+            .borrow_mut()
+            .take()
+            .expect("served once");
         let writer_task = glommio::spawn_local(self.clone().write_loop(writer, wake));
         match self.read_loop(&shard, &mut reader).await {
             Ok(()) => tracing::debug!(peer = %self.peer, conn = self.id, "connection closed"),
-            Err(reason) => tracing::info!(peer = %self.peer, conn = self.id, "closing connection: {reason}"),
+            Err(reason) => {
+                tracing::info!(peer = %self.peer, conn = self.id, "closing connection: {reason}")
+            }
         }
         self.close_after_flush("reader finished");
         writer_task.await;
@@ -175,7 +190,9 @@ impl Connection {
         if !fill_to(reader, &mut buffer, 4).await? {
             return Ok(());
         }
-        if let Some(word) = crate::fourlw::FourLetterWord::from_prefix([buffer[0], buffer[1], buffer[2], buffer[3]]) {
+        if let Some(word) =
+            crate::fourlw::FourLetterWord::from_prefix([buffer[0], buffer[1], buffer[2], buffer[3]])
+        {
             let text = crate::server::fourlw::answer(shard, word).await;
             self.enqueue(text.as_bytes());
             return Ok(());
@@ -209,7 +226,9 @@ impl Connection {
                 Ok(Some(frame)) => return Ok(Some(frame)),
                 Ok(None) => {}
                 Err(DecodeError::FrameTooLarge { len, max }) => {
-                    return Err(format!("frame of {len} bytes exceeds jute.maxbuffer ({max})"))
+                    return Err(format!(
+                        "frame of {len} bytes exceeds jute.maxbuffer ({max})"
+                    ))
                 }
                 Err(error) => return Err(format!("bad frame: {error}")),
             }
@@ -220,7 +239,8 @@ impl Connection {
     }
 
     async fn handshake(&self, shard: &Shard, frame: &[u8]) -> Result<Handshake, String> {
-        let connect = decode_connect_request(frame).map_err(|e| format!("bad connect request: {e}"))?;
+        let connect =
+            decode_connect_request(frame).map_err(|e| format!("bad connect request: {e}"))?;
         self.client_sent_read_only.set(connect.read_only);
         let (done, result) = local_channel::new_bounded(1);
         *self.handshake.borrow_mut() = Some(done);
@@ -251,13 +271,22 @@ impl Connection {
         let (header, request) = match decode_request(frame) {
             Ok(decoded) => decoded,
             Err(DecodeError::UnknownOpCode { xid, op }) => {
-                tracing::debug!(conn = self.id, op, "unknown opcode; answering ZUNIMPLEMENTED");
+                tracing::debug!(
+                    conn = self.id,
+                    op,
+                    "unknown opcode; answering ZUNIMPLEMENTED"
+                );
                 self.reply_now(shard, xid, Err(ErrorCode::Unimplemented), received);
                 return Ok(());
             }
             Err(DecodeError::Body { header, source }) => {
                 tracing::debug!(conn = self.id, op = header.op, %source, "undecodable body; answering ZMARSHALLINGERROR");
-                self.reply_now(shard, header.xid, Err(ErrorCode::MarshallingError), received);
+                self.reply_now(
+                    shard,
+                    header.xid,
+                    Err(ErrorCode::MarshallingError),
+                    received,
+                );
                 return Ok(());
             }
             Err(error) => return Err(format!("undecodable request: {error}")),
@@ -265,7 +294,7 @@ impl Connection {
         match request {
             Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             Request::Auth(packet) => {
-                let result = reads::authenticate(self, &packet);
+                let result = auth::authenticate(&packet).map(|id| self.add_identity(id));
                 let failed = result.is_err();
                 self.reply_now(shard, header.xid, result.map(|_| Response::Empty), received);
                 if failed {
@@ -301,7 +330,10 @@ impl Connection {
         request: Request,
         received: Instant,
     ) -> Result<(), String> {
-        let session = self.session.get().expect("active connections have a session");
+        let session = self
+            .session
+            .get()
+            .expect("active connections have a session");
         self.pipeline
             .borrow_mut()
             .push_write(header.xid)
@@ -311,6 +343,7 @@ impl Connection {
             origin: self.origin(),
             session,
             xid: header.xid,
+            auth: self.auth_ids(),
             request,
         };
         shard
@@ -347,7 +380,9 @@ impl Connection {
                     zxid: outcome.zxid,
                     result: result.clone(),
                 };
-                self.pipeline.borrow_mut().complete_write(outcome.xid, completed);
+                self.pipeline
+                    .borrow_mut()
+                    .complete_write(outcome.xid, completed);
                 self.drain(shard);
             }
             Reply::Nothing => {}
@@ -358,7 +393,9 @@ impl Connection {
         self.session.set(Some(session));
         self.timeout_ms.set(timeout_ms);
         shard.bind_session(session, self.id);
-        shard.stats.session_bound(shard.index, self.id, session, timeout_ms);
+        shard
+            .stats
+            .session_bound(shard.index, self.id, session, timeout_ms);
         self.send_connect_response(timeout_ms, session, passwd);
         self.phase.set(Phase::Active);
         self.finish_handshake(Handshake::Accepted);
@@ -392,7 +429,13 @@ impl Connection {
                 Some(Ready::Write(completed)) => {
                     let started = self.write_started.borrow_mut().pop_front();
                     let received = started.unwrap_or_else(Instant::now);
-                    self.send_reply(shard, completed.xid, completed.zxid, completed.result, received);
+                    self.send_reply(
+                        shard,
+                        completed.xid,
+                        completed.zxid,
+                        completed.result,
+                        received,
+                    );
                 }
                 Some(Ready::Read(deferred)) => self.answer_read(shard, deferred),
             }
@@ -403,10 +446,22 @@ impl Connection {
         let tree = shard.tree();
         let session = self.session.get().unwrap_or(0);
         let result = reads::serve(shard, self, &tree, session, &deferred.request);
-        self.send_reply(shard, deferred.header.xid, tree.last_zxid(), result, deferred.received);
+        self.send_reply(
+            shard,
+            deferred.header.xid,
+            tree.last_zxid(),
+            result,
+            deferred.received,
+        );
     }
 
-    fn reply_now(&self, shard: &Shard, xid: i32, result: Result<Response, ErrorCode>, received: Instant) {
+    fn reply_now(
+        &self,
+        shard: &Shard,
+        xid: i32,
+        result: Result<Response, ErrorCode>,
+        received: Instant,
+    ) {
         let zxid = shard.tree().last_zxid();
         self.send_reply(shard, xid, zxid, result, received);
     }
@@ -426,7 +481,9 @@ impl Connection {
         let mut out = BytesMut::new();
         encode_reply(&mut out, ReplyHeader { xid, zxid, err }, &body);
         self.enqueue(&out);
-        shard.stats.reply_sent(&self.counters.borrow(), received.elapsed());
+        shard
+            .stats
+            .reply_sent(&self.counters.borrow(), received.elapsed());
         self.pending.signal(1);
     }
 
@@ -436,7 +493,10 @@ impl Connection {
         let mut out = BytesMut::new();
         encode_notification(&mut out, event);
         self.enqueue(&out);
-        self.counters.borrow().sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counters
+            .borrow()
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn enqueue(&self, bytes: &[u8]) {
@@ -489,7 +549,11 @@ impl Connection {
         }
     }
 
-    async fn write_loop<W: AsyncWrite + Unpin>(self: Rc<Self>, mut writer: W, wake: LocalReceiver<()>) {
+    async fn write_loop<W: AsyncWrite + Unpin>(
+        self: Rc<Self>,
+        mut writer: W,
+        wake: LocalReceiver<()>,
+    ) {
         loop {
             let chunk = self.outbound.borrow_mut().split();
             if !chunk.is_empty() {
@@ -531,7 +595,10 @@ async fn fill_to<R: AsyncRead + Unpin>(
 }
 
 /// Reads one chunk into `buffer`; false on EOF.
-async fn read_more<R: AsyncRead + Unpin>(reader: &mut R, buffer: &mut BytesMut) -> Result<bool, String> {
+async fn read_more<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buffer: &mut BytesMut,
+) -> Result<bool, String> {
     let mut chunk = [0u8; READ_CHUNK_BYTES];
     match reader.read(&mut chunk).await {
         Ok(0) => Ok(false),

@@ -7,6 +7,7 @@
 //! watches, release replies. It shares nothing mutable with other shards
 //! except counters and the connection registry the four-letter words read.
 
+pub mod auth;
 pub mod connection;
 pub mod peers;
 pub mod pipeline;

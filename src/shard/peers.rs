@@ -49,7 +49,11 @@ impl ShardPeers {
         let mut merged = WatchReport::default();
         for shard in &self.queries {
             let (reply, answer) = async_channel::bounded(1);
-            if shard.send(ShardQuery::Watches { with_list, reply }).await.is_err() {
+            if shard
+                .send(ShardQuery::Watches { with_list, reply })
+                .await
+                .is_err()
+            {
                 continue;
             }
             if let Ok(report) = answer.recv().await {

@@ -9,9 +9,9 @@
 
 use super::connection::Connection;
 use super::state::Shard;
-use crate::proto::requests::{AuthPacket, Request, SetWatchesRequest};
+use crate::proto::requests::{Request, SetWatchesRequest};
 use crate::proto::responses::Response;
-use crate::proto::types::{AddWatchMode, ClientInfo, ErrorCode, SessionId, WatcherType};
+use crate::proto::types::{AddWatchMode, ErrorCode, SessionId, WatcherType};
 use crate::tree::{self, Tree};
 use crate::watch::{NodeZxids, WatchKind, WatchLists, WatcherId};
 
@@ -26,7 +26,7 @@ pub fn serve(
     let watcher = WatcherId(connection.id);
     match request {
         Request::Exists(r) => {
-            let result = tree::read::read(tree, session, request);
+            let result = tree::read::read_as(tree, session, &connection.auth_ids(), request);
             if r.watch {
                 let kind = match result {
                     Ok(_) => WatchKind::Data,
@@ -37,10 +37,24 @@ pub fn serve(
             }
             result
         }
-        Request::GetData(r) => with_watch(shard, tree, session, request, &r.path, r.watch, WatchKind::Data, watcher),
-        Request::GetChildren(r) | Request::GetChildren2(r) => {
-            with_watch(shard, tree, session, request, &r.path, r.watch, WatchKind::Child, watcher)
-        }
+        Request::GetData(r) => with_watch(
+            shard,
+            connection,
+            tree,
+            request,
+            &r.path,
+            r.watch,
+            WatchKind::Data,
+        ),
+        Request::GetChildren(r) | Request::GetChildren2(r) => with_watch(
+            shard,
+            connection,
+            tree,
+            request,
+            &r.path,
+            r.watch,
+            WatchKind::Child,
+        ),
         Request::SetWatches(r) | Request::SetWatches2(r) => set_watches(shard, connection, tree, r),
         Request::AddWatch(r) => {
             let mode = AddWatchMode::from_i32(r.mode).ok_or(ErrorCode::BadArguments)?;
@@ -69,29 +83,33 @@ pub fn serve(
         }
         Request::WhoAmI => Ok(Response::WhoAmI(connection.identities())),
         Request::Sasl(_) => Err(ErrorCode::Unimplemented),
-        _ => tree::read::read(tree, session, request),
+        _ => tree::read::read_as(tree, session, &connection.auth_ids(), request),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn with_watch(
     shard: &Shard,
+    connection: &Connection,
     tree: &Tree,
-    session: SessionId,
     request: &Request,
     path: &str,
     watch: bool,
     kind: WatchKind,
-    watcher: WatcherId,
 ) -> Result<Response, ErrorCode> {
-    let result = tree::read::read(tree, session, request)?;
+    let session = connection.session().unwrap_or(0);
+    let result = tree::read::read_as(tree, session, &connection.auth_ids(), request)?;
     if watch {
-        register(shard, path, kind, watcher)?;
+        register(shard, path, kind, WatcherId(connection.id))?;
     }
     Ok(result)
 }
 
-fn register(shard: &Shard, path: &str, kind: WatchKind, watcher: WatcherId) -> Result<(), ErrorCode> {
+fn register(
+    shard: &Shard,
+    path: &str,
+    kind: WatchKind,
+    watcher: WatcherId,
+) -> Result<(), ErrorCode> {
     shard
         .watches
         .borrow_mut()
@@ -118,12 +136,17 @@ fn set_watches(
     let fired = shard
         .watches
         .borrow_mut()
-        .set_watches(WatcherId(connection.id), request.relative_zxid, &lists, |path| {
-            tree.node(path).map(|node| NodeZxids {
-                mzxid: node.stat.mzxid,
-                pzxid: node.stat.pzxid,
-            })
-        })
+        .set_watches(
+            WatcherId(connection.id),
+            request.relative_zxid,
+            &lists,
+            |path| {
+                tree.node(path).map(|node| NodeZxids {
+                    mzxid: node.stat.mzxid,
+                    pzxid: node.stat.pzxid,
+                })
+            },
+        )
         .map_err(|error| {
             tracing::warn!(conn = connection.id, %error, "setWatches refused");
             ErrorCode::Throttled
@@ -132,23 +155,4 @@ fn set_watches(
         connection.send_event(shard, &event);
     }
     Ok(Response::Empty)
-}
-
-/// Handles an auth packet: records the identity it proves, or fails.
-///
-/// ACL enforcement is a separate piece of work; identities are recorded so
-/// that `whoAmI` answers as ZooKeeper does.
-pub fn authenticate(connection: &Connection, packet: &AuthPacket) -> Result<(), ErrorCode> {
-    match packet.scheme.as_str() {
-        "digest" => {
-            let text = std::str::from_utf8(&packet.auth).map_err(|_| ErrorCode::AuthFailed)?;
-            let (user, _password) = text.split_once(':').ok_or(ErrorCode::AuthFailed)?;
-            connection.add_identity(ClientInfo {
-                auth_scheme: "digest".to_string(),
-                user: user.to_string(),
-            });
-            Ok(())
-        }
-        _ => Err(ErrorCode::AuthFailed),
-    }
 }

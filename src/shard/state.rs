@@ -4,12 +4,12 @@
 use super::connection::Connection;
 use super::peers::{ShardPeers, ShardQuery, WatchReport};
 use crate::config::Config;
+use crate::proto::types::EventType;
 use crate::proto::types::SessionId;
 use crate::sequencer::core::Event;
 use crate::sequencer::outcome::{Batch, Outcome, Reply};
 use crate::server::stats::ServerStats;
 use crate::tree::Tree;
-use crate::proto::types::EventType;
 use crate::watch::{NodeChange, WatchTable, WatcherId};
 use async_channel::{Receiver, Sender};
 use glommio::net::TcpListener;
@@ -102,14 +102,17 @@ impl Shard {
     /// Forgets a closed connection and everything it held on this shard.
     pub(crate) fn forget(&self, connection: &Connection) {
         self.connections.borrow_mut().remove(&connection.id);
-        self.watches.borrow_mut().remove_watcher(WatcherId(connection.id));
+        self.watches
+            .borrow_mut()
+            .remove_watcher(WatcherId(connection.id));
         if let Some(session) = connection.session() {
             let mut sessions = self.sessions.borrow_mut();
             if sessions.get(&session) == Some(&connection.id) {
                 sessions.remove(&session);
             }
         }
-        self.stats.connection_closed(self.index, connection.id, connection.peer);
+        self.stats
+            .connection_closed(self.index, connection.id, connection.peer);
     }
 
     fn connection(&self, id: u64) -> Option<Rc<Connection>> {
@@ -152,7 +155,10 @@ impl Shard {
             tracing::warn!(shard = self.index, %peer, "connection refused: shard at its connection limit");
             return false;
         }
-        if !self.stats.admit_ip(peer.ip(), self.limits.connections_per_ip_max) {
+        if !self
+            .stats
+            .admit_ip(peer.ip(), self.limits.connections_per_ip_max)
+        {
             tracing::warn!(shard = self.index, %peer, "connection refused: too many connections from this address (maxClientCnxns)");
             return false;
         }
@@ -233,8 +239,13 @@ impl Shard {
         };
         if with_list {
             for (watcher, paths) in watches.by_watcher() {
-                let session = self.connection(watcher.0).and_then(|c| c.session()).unwrap_or(0);
-                report.data_watches.extend(paths.into_iter().map(|path| (session, path)));
+                let session = self
+                    .connection(watcher.0)
+                    .and_then(|c| c.session())
+                    .unwrap_or(0);
+                report
+                    .data_watches
+                    .extend(paths.into_iter().map(|path| (session, path)));
             }
         }
         report

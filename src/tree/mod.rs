@@ -95,6 +95,23 @@ impl Node {
         self.children.len()
     }
 
+    /// The Stat a client sees, as ZooKeeper's `DataNode.copyStat` makes it.
+    ///
+    /// The stored `cversion` counts creates only (it also names sequential
+    /// children); the visible one counts creates and deletes, i.e.
+    /// `2 * creates - children now`. Container and TTL markers stored in
+    /// `ephemeralOwner` are shown as 0.
+    pub fn client_stat(&self) -> Stat {
+        let mut stat = self.stat;
+        let children = self.children.len() as i32;
+        stat.num_children = children;
+        stat.cversion = self.stat.cversion.wrapping_mul(2).wrapping_sub(children);
+        if !matches!(self.kind, NodeKind::Ephemeral(_)) {
+            stat.ephemeral_owner = 0;
+        }
+        stat
+    }
+
     /// Child names in ZooKeeper's (Java HashSet) order.
     pub fn children(&self) -> Vec<String> {
         let mut items: Vec<(&Arc<str>, Member)> =
@@ -467,7 +484,7 @@ impl Tree {
             ..Stat::default()
         };
         let node = Node::new(c.data.clone(), Arc::from(c.acl.clone()), stat, kind);
-        let out_stat = node.stat;
+        let out_stat = node.client_stat();
         self.add_child(parent_name, child_name);
         if let Some(p) = self.nodes.get_mut(Self::key(parent_name)) {
             let new_cversion = if c.parent_cversion == -1 {
@@ -592,7 +609,7 @@ impl Tree {
         n.stat.mzxid = h.zxid;
         n.stat.version = version;
         n.stat.data_length = data.len() as i32;
-        let stat = n.stat;
+        let stat = n.client_stat();
         self.data_size = self.data_size - old_len + data.len() as u64;
         ch.push(Change {
             event: EventType::NodeDataChanged,
@@ -608,7 +625,7 @@ impl Tree {
             .ok_or(ErrorCode::NoNode)?;
         n.stat.aversion = version;
         n.acl = Arc::from(acl.to_vec());
-        Ok(Outcome::Stat(n.stat))
+        Ok(Outcome::Stat(n.client_stat()))
     }
 
     /// `DataTree.killSession`: deletes the txn's paths in order (missing ones

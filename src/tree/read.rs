@@ -32,9 +32,8 @@ pub fn read_as(
         Request::GetChildren(r) => {
             get_children(tree, auth, &r.path).map(|n| Response::GetChildren(n.children()))
         }
-        Request::GetChildren2(r) => {
-            get_children(tree, auth, &r.path).map(|n| Response::GetChildren2(n.children(), n.stat))
-        }
+        Request::GetChildren2(r) => get_children(tree, auth, &r.path)
+            .map(|n| Response::GetChildren2(n.children(), n.client_stat())),
         Request::GetAcl(p) => get_acl(tree, auth, p),
         Request::GetEphemerals(prefix) => {
             Ok(Response::GetEphemerals(ephemerals(tree, session, prefix)))
@@ -55,7 +54,7 @@ fn exists(tree: &Tree, auth: &[Id], path: &str) -> Result<Response, ErrorCode> {
     if path.contains('\0') {
         return Err(ErrorCode::BadArguments);
     }
-    readable(tree, auth, path).map(|n| Response::Stat(n.stat))
+    readable(tree, auth, path).map(|n| Response::Stat(n.client_stat()))
 }
 
 fn get_data(
@@ -63,7 +62,7 @@ fn get_data(
     auth: &[Id],
     path: &str,
 ) -> Result<(bytes::Bytes, crate::proto::types::Stat), ErrorCode> {
-    readable(tree, auth, path).map(|n| (n.data.clone(), n.stat))
+    readable(tree, auth, path).map(|n| (n.data.clone(), n.client_stat()))
 }
 
 fn get_children<'t>(tree: &'t Tree, auth: &[Id], path: &str) -> Result<&'t Node, ErrorCode> {
@@ -78,7 +77,7 @@ fn get_acl(tree: &Tree, auth: &[Id], path: &str) -> Result<Response, ErrorCode> 
     } else {
         mask_digests(&n.acl)
     };
-    Ok(Response::GetAcl(acl, n.stat))
+    Ok(Response::GetAcl(acl, n.client_stat()))
 }
 
 /// The session's ephemerals under `prefix` (a plain string prefix; blank or

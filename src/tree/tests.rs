@@ -409,3 +409,39 @@ fn descendant_count_is_prefix_based() {
     assert_eq!(t.descendant_count("/ab"), 0);
     assert_eq!(t.descendant_count("/"), 8);
 }
+
+#[test]
+fn client_stat_counts_deletes_in_cversion_and_hides_container_and_ttl_markers() {
+    let mut t = Tree::new();
+    apply(&mut t, 0, 1, create_txn("/p", CreateKind::Persistent, -1));
+    apply(&mut t, 0, 2, create_txn("/p/a", CreateKind::Persistent, -1));
+    apply(&mut t, 0, 3, create_txn("/p/b", CreateKind::Persistent, -1));
+    apply(
+        &mut t,
+        0,
+        4,
+        Txn::Delete {
+            path: "/p/a".into(),
+        },
+    );
+    let p = t.node("/p").unwrap();
+    assert_eq!(
+        p.stat.cversion, 2,
+        "stored cversion counts creates (it names sequential children)"
+    );
+    let seen = p.client_stat();
+    assert_eq!(
+        (seen.cversion, seen.num_children, seen.pzxid),
+        (3, 1, 4),
+        "2 creates + 1 delete"
+    );
+    // A fresh root holds /zookeeper without a create: ZooKeeper shows -1.
+    assert_eq!(Tree::new().node("/").unwrap().client_stat().cversion, -1);
+    apply(&mut t, 0, 5, create_txn("/c", CreateKind::Container, -1));
+    apply(&mut t, 0, 6, create_txn("/t", CreateKind::Ttl(1000), -1));
+    assert_ne!(t.node("/c").unwrap().stat.ephemeral_owner, 0);
+    assert_eq!(t.node("/c").unwrap().client_stat().ephemeral_owner, 0);
+    assert_eq!(t.node("/t").unwrap().client_stat().ephemeral_owner, 0);
+    apply(&mut t, 77, 7, create_txn("/e", CreateKind::Ephemeral, -1));
+    assert_eq!(t.node("/e").unwrap().client_stat().ephemeral_owner, 77);
+}

@@ -10,7 +10,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use warden::proto::client::{decode_reply, encode_request, request_opcode};
-use warden::proto::connect::{decode_connect_response, encode_connect_request, ConnectRequest, ConnectResponse};
+use warden::proto::connect::{
+    decode_connect_response, encode_connect_request, ConnectRequest, ConnectResponse,
+};
 use warden::proto::frame::next_frame;
 use warden::proto::requests::{Request, RequestHeader};
 use warden::proto::responses::{ReplyHeader, Response};
@@ -24,7 +26,11 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -114,9 +120,16 @@ impl Client {
     }
 
     /// Connects with a session id and password; `None` if the server refused.
-    pub fn connect_with(port: u16, session_id: i64, passwd: &[u8], timeout_ms: i32) -> Option<Client> {
+    pub fn connect_with(
+        port: u16,
+        session_id: i64,
+        passwd: &[u8],
+        timeout_ms: i32,
+    ) -> Option<Client> {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         let mut client = Client {
             stream,
@@ -203,12 +216,15 @@ impl Client {
         let op = if xid == -1 {
             OpCode::Notification
         } else {
-            self.in_flight.remove(&xid).expect("a reply to a request we sent")
+            self.in_flight
+                .remove(&xid)
+                .expect("a reply to a request we sent")
         };
         let (header, response) = decode_reply(op, &frame).unwrap();
         Some(match response {
             Response::Event(event) => {
-                self.arrivals.push(format!("event {:?} {}", event.event_type, event.path));
+                self.arrivals
+                    .push(format!("event {:?} {}", event.event_type, event.path));
                 Frame::Event(event)
             }
             response => {
@@ -244,7 +260,9 @@ impl Client {
         }
         self.stream.set_read_timeout(Some(timeout)).unwrap();
         let frame = self.receive();
-        self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         match frame? {
             Frame::Event(event) => Some(event),
             Frame::Reply(header, response) => {
@@ -266,7 +284,9 @@ impl Client {
 
     /// True when the server has closed this connection.
     pub fn is_closed(&mut self) -> bool {
-        self.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let mut byte = [0u8; 1];
         matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
     }
