@@ -32,6 +32,7 @@ install_deps() {
     local apt_pkgs=()
     [ -x /usr/share/zookeeper/bin/zkCli.sh ] || apt_pkgs+=(zookeeper zookeeper-bin netcat-openbsd)
     command -v python3 >/dev/null || apt_pkgs+=(python3 python3-pip)
+    command -v capsh >/dev/null || apt_pkgs+=(libcap2-bin)
     if [ ${#apt_pkgs[@]} -gt 0 ]; then
         echo "installing with apt-get: ${apt_pkgs[*]}"
         as_root apt-get update -q || return 1

@@ -53,8 +53,16 @@ pub fn memlock_needed_bytes(io_memory_bytes: usize, executors: usize) -> u64 {
 
 /// Checks io_uring and RLIMIT_MEMLOCK for `executors` glommio executors
 /// with `io_memory_bytes` each; raises the soft memlock limit to the hard
-/// limit when that is enough.
-pub fn check_environment(io_memory_bytes: usize, executors: usize) -> Result<(), PreflightError> {
+/// limit when that helps.
+///
+/// Fails where glommio could not start (io_uring blocked, or less locked
+/// memory than glommio's minimum). Where glommio starts but cannot register
+/// its I/O buffers (it then skips registration and runs slower), returns a
+/// warning for the caller to log.
+pub fn check_environment(
+    io_memory_bytes: usize,
+    executors: usize,
+) -> Result<Option<String>, PreflightError> {
     probe_io_uring()?;
     let needed = memlock_needed_bytes(io_memory_bytes, executors);
     ensure_memlock(needed, has_capability(CAP_IPC_LOCK))
@@ -93,7 +101,10 @@ pub enum MemlockPlan {
     Enough,
     /// Raise the soft limit to the hard limit, which is enough.
     RaiseSoftToHard,
-    /// Not enough even at the hard limit.
+    /// Raise the soft limit to the hard limit: glommio starts, but cannot
+    /// register its I/O buffers.
+    Degraded,
+    /// Below glommio's own minimum even at the hard limit: it cannot start.
     TooLow,
 }
 
@@ -109,24 +120,26 @@ pub fn memlock_plan(soft: u64, hard: u64, needed: u64, exempt: bool) -> MemlockP
         MemlockPlan::Enough
     } else if hard >= needed {
         MemlockPlan::RaiseSoftToHard
+    } else if hard >= GLOMMIO_MIN_MEMLOCK_BYTES {
+        MemlockPlan::Degraded
     } else {
         MemlockPlan::TooLow
     }
 }
 
-fn ensure_memlock(needed: u64, exempt: bool) -> Result<(), PreflightError> {
+fn ensure_memlock(needed: u64, exempt: bool) -> Result<Option<String>, PreflightError> {
     let (soft, hard) = memlock_limits()?;
     match memlock_plan(soft, hard, needed, exempt) {
-        MemlockPlan::Enough => Ok(()),
-        MemlockPlan::RaiseSoftToHard => set_memlock_soft(hard),
+        MemlockPlan::Enough => Ok(None),
+        MemlockPlan::RaiseSoftToHard => set_memlock_soft(hard).map(|()| None),
+        MemlockPlan::Degraded => {
+            set_memlock_soft(hard)?;
+            Ok(Some(memlock_warning(hard, needed)))
+        }
         MemlockPlan::TooLow => Err(PreflightError::Memlock {
             soft_bytes: soft,
             hard_bytes: hard,
-            needed_bytes: if exempt {
-                GLOMMIO_MIN_MEMLOCK_BYTES
-            } else {
-                needed
-            },
+            needed_bytes: GLOMMIO_MIN_MEMLOCK_BYTES,
         }),
     }
 }
@@ -249,6 +262,19 @@ pub fn memlock_message(soft: u64, hard: u64, needed: u64) -> String {
     )
 }
 
+/// Why I/O runs slower than it could, and how to fix it.
+pub fn memlock_warning(limit: u64, needed: u64) -> String {
+    format!(
+        "locked-memory limit {} is below the {} the executors' io_uring buffers need: \
+         they are not registered with the kernel and I/O is slower. Raise it: \
+         `ulimit -l {}` (or `unlimited`), `LimitMEMLOCK=infinity` in the systemd \
+         unit, or grant CAP_IPC_LOCK.",
+        human(limit),
+        human(needed),
+        needed.div_ceil(1024)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,8 +317,13 @@ mod tests {
         );
         assert_eq!(
             memlock_plan(8 * mib, 8 * mib, 90 * mib, false),
+            MemlockPlan::Degraded
+        );
+        assert_eq!(
+            memlock_plan(64 * 1024, 64 * 1024, 90 * mib, false),
             MemlockPlan::TooLow
         );
+        assert!(memlock_warning(8 * mib, 90 * mib).contains("ulimit -l 92160"));
         assert_eq!(
             memlock_plan(8 * mib, 8 * mib, 90 * mib, true),
             MemlockPlan::Enough

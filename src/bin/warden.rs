@@ -71,7 +71,9 @@ fn init_logging(flag: Option<&str>) {
     let filter = flag
         .map(str::to_string)
         .or_else(from_env)
-        .unwrap_or_else(|| "info".to_string());
+        // glommio logs a multi-line warning per ring when it cannot register
+        // buffers; the server logs one line about that itself.
+        .unwrap_or_else(|| "info,glommio=error".to_string());
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|e| {
         eprintln!("warden: bad log filter {filter:?} ({e}); using info");
         EnvFilter::new("info")

@@ -118,7 +118,7 @@ fn connection_info(c: &Registered) -> ConnectionInfo {
             last_response_ms: 0,
             last_latency_ms: 0,
             min_latency_ms: c.counters.latency_us_min.load(Relaxed) / 1000,
-            avg_latency_ms: if sent == 0 { 0 } else { total / sent / 1000 },
+            avg_latency_ms: total.checked_div(sent).unwrap_or(0) / 1000,
             max_latency_ms: c.counters.latency_us_max.load(Relaxed) / 1000,
         }
     });

@@ -71,7 +71,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         return Err(ServerError::ClusterNotBuilt);
     }
     let shards = config.shards.max(1);
-    preflight::check_environment(IO_MEMORY_BYTES, shards + 1)?;
+    if let Some(warning) = preflight::check_environment(IO_MEMORY_BYTES, shards + 1)? {
+        tracing::warn!("{warning}");
+    }
     let config = Arc::new(config);
     let stats = Arc::new(ServerStats::new());
     let tree = Tree::new();
