@@ -26,16 +26,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `warden server --config <config>` to its exit.
+fn run_to_exit(config: &std::path::Path) -> std::process::Output {
+    warden()
+        .arg("server")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn an_invalid_value_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(&dir, "clientPort=2181\ntickTime=soon\n");
-    let out = warden()
-        .arg("server")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = run_to_exit(&config);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -76,12 +81,7 @@ fn a_busy_client_port_stops_start_up() {
         &dir,
         &format!("clientPort={port}\nclientPortAddress=127.0.0.1\n"),
     );
-    let out = warden()
-        .arg("server")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = run_to_exit(&config);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

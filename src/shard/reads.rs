@@ -37,24 +37,13 @@ pub fn serve(
             }
             result
         }
-        Request::GetData(r) => with_watch(
-            shard,
-            connection,
-            tree,
-            request,
-            &r.path,
-            r.watch,
-            WatchKind::Data,
-        ),
-        Request::GetChildren(r) | Request::GetChildren2(r) => with_watch(
-            shard,
-            connection,
-            tree,
-            request,
-            &r.path,
-            r.watch,
-            WatchKind::Child,
-        ),
+        Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => {
+            let kind = match request {
+                Request::GetData(_) => WatchKind::Data,
+                _ => WatchKind::Child,
+            };
+            with_watch(shard, connection, tree, request, &r.path, r.watch, kind)
+        }
         Request::SetWatches(r) | Request::SetWatches2(r) => set_watches(shard, connection, tree, r),
         Request::AddWatch(r) => {
             let mode = AddWatchMode::from_i32(r.mode).ok_or(ErrorCode::BadArguments)?;
