@@ -317,3 +317,37 @@ fn four_letter_words_answer() {
         assert!(mntr.contains("zk_znode_count\t6"), "{mntr}");
     });
 }
+
+#[test]
+fn a_read_after_another_clients_acknowledged_write_sees_it() {
+    for_each_shard_count(|server| {
+        let mut writer = Client::connect(server.port);
+        // Several readers so that, with two shards, some sit on the other one.
+        let mut readers: Vec<Client> = (0..4).map(|_| Client::connect(server.port)).collect();
+        writer.call(&create("/fresh", b"0", 0));
+        for round in 1..200 {
+            let value = round.to_string();
+            assert_eq!(writer.call(&set("/fresh", value.as_bytes())).0.err, 0);
+            for reader in readers.iter_mut() {
+                let (h, r) = reader.call(&get("/fresh", false));
+                assert_eq!(h.err, 0);
+                let Response::GetData(data, _) = r else {
+                    panic!("{r:?}")
+                };
+                assert_eq!(
+                    &data[..],
+                    value.as_bytes(),
+                    "a read after an acknowledged write saw older data"
+                );
+            }
+            let path = format!("/fresh/c{round}");
+            assert_eq!(writer.call(&create(&path, b"", 0)).0.err, 0);
+            let reader = &mut readers[round % 4];
+            assert_eq!(
+                reader.call(&exists(&path, false)).0.err,
+                0,
+                "{path} not visible after its create was acknowledged"
+            );
+        }
+    });
+}

@@ -22,6 +22,7 @@ use crate::sequencer::outcome::Batch;
 use crate::sequencer::prep::PrepContext;
 use crate::sequencer::runtime;
 use crate::shard::peers::{ShardPeers, ShardQuery};
+use crate::shard::visibility::Visibility;
 use crate::shard::{Shard, ShardLimits};
 use crate::tree::Tree;
 use async_channel::{Receiver, Sender};
@@ -90,6 +91,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     )?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (peers, query_rxs) = ShardPeers::new(shards);
+    let visibility = Arc::new(Visibility::new());
     let mut handles = Vec::new();
     for (index, (batches, queries)) in batch_rxs.into_iter().zip(query_rxs).enumerate() {
         let shard = ShardStart {
@@ -100,6 +102,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             events: events_tx.clone(),
             batches,
             peers: peers.clone(),
+            visibility: visibility.clone(),
             queries,
             ready: ready_tx.clone(),
         };
@@ -170,6 +173,7 @@ struct ShardStart {
     events: Sender<Event>,
     batches: Receiver<Arc<Batch>>,
     peers: ShardPeers,
+    visibility: Arc<Visibility>,
     queries: Receiver<ShardQuery>,
     ready: std::sync::mpsc::Sender<Result<(), ServerError>>,
 }
@@ -215,6 +219,7 @@ async fn serve_shard(start: ShardStart) {
         start.stats,
         start.config.clone(),
         start.peers,
+        start.visibility,
         start.tree,
     );
     let _ = start.ready.send(Ok(()));

@@ -43,6 +43,9 @@ pub struct Deferred {
     header: RequestHeader,
     request: Request,
     received: Instant,
+    /// Batches the shard must have applied before answering (see
+    /// [`super::visibility`]).
+    must_see: u64,
 }
 
 /// A write's reply, back from the sequencer.
@@ -309,14 +312,19 @@ impl Connection {
                     header,
                     request,
                     received,
+                    must_see: shard.released(),
                 };
-                if self.pipeline.borrow().is_idle() {
+                let idle = self.pipeline.borrow().is_idle();
+                if idle && shard.applied() >= deferred.must_see {
                     self.answer_read(shard, deferred);
                 } else {
                     self.pipeline
                         .borrow_mut()
                         .push_read(deferred)
                         .expect("bounded by the pending semaphore");
+                    if idle {
+                        self.drain(shard);
+                    }
                 }
             }
         }
@@ -421,7 +429,7 @@ impl Connection {
     }
 
     /// Releases every reply whose predecessors are answered.
-    fn drain(&self, shard: &Shard) {
+    pub(crate) fn drain(&self, shard: &Shard) {
         loop {
             let ready = self.pipeline.borrow_mut().pop_ready();
             match ready {
@@ -436,6 +444,11 @@ impl Connection {
                         completed.result,
                         received,
                     );
+                }
+                Some(Ready::Read(deferred)) if shard.applied() < deferred.must_see => {
+                    shard.wake_read_at(deferred.must_see, self.id);
+                    self.pipeline.borrow_mut().unpop_read(deferred);
+                    return;
                 }
                 Some(Ready::Read(deferred)) => self.answer_read(shard, deferred),
             }

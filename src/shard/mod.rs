@@ -13,5 +13,6 @@ pub mod peers;
 pub mod pipeline;
 pub mod reads;
 pub mod state;
+pub mod visibility;
 
 pub use state::{Shard, ShardLimits};

@@ -92,6 +92,12 @@ impl<R, C> Pipeline<R, C> {
         }
     }
 
+    /// Puts back a read that [`Pipeline::pop_ready`] gave out but that must
+    /// wait longer; it is next again.
+    pub fn unpop_read(&mut self, read: R) {
+        self.queue.push_front(Slot::Read(read));
+    }
+
     /// The next thing to send, if everything before it is answered.
     pub fn pop_ready(&mut self) -> Option<Ready<R, C>> {
         match self.queue.front()? {
@@ -143,6 +149,21 @@ mod tests {
         assert_eq!(drain(&mut p), vec![Ready::Write("w1"), Ready::Read("r2")]);
         p.complete_write(3, "w3");
         assert_eq!(drain(&mut p), vec![Ready::Write("w3"), Ready::Read("r4")]);
+    }
+
+    #[test]
+    fn an_unpopped_read_comes_out_first_again() {
+        let mut p = P::new(4);
+        p.push_write(1).unwrap();
+        p.push_read("r2").unwrap();
+        p.push_read("r3").unwrap();
+        p.complete_write(1, "w1");
+        assert_eq!(p.pop_ready(), Some(Ready::Write("w1")));
+        let Some(Ready::Read(r)) = p.pop_ready() else {
+            panic!()
+        };
+        p.unpop_read(r);
+        assert_eq!(drain(&mut p), vec![Ready::Read("r2"), Ready::Read("r3")]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::connection::Connection;
 use super::peers::{ShardPeers, ShardQuery, WatchReport};
+use super::visibility::Visibility;
 use crate::config::Config;
 use crate::proto::types::EventType;
 use crate::proto::types::SessionId;
@@ -47,7 +48,12 @@ pub struct Shard {
     pub stats: Arc<ServerStats>,
     pub config: Arc<Config>,
     pub peers: ShardPeers,
+    visibility: Arc<Visibility>,
     tree: RefCell<Arc<Tree>>,
+    /// Batches this shard has applied.
+    applied: Cell<u64>,
+    /// Connections whose next read waits for `applied` to reach a count.
+    waiting_reads: RefCell<Vec<(u64, u64)>>,
     pub(crate) watches: RefCell<WatchTable>,
     connections: RefCell<HashMap<u64, Rc<Connection>>>,
     sessions: RefCell<HashMap<SessionId, u64>>,
@@ -63,6 +69,7 @@ impl Shard {
         stats: Arc<ServerStats>,
         config: Arc<Config>,
         peers: ShardPeers,
+        visibility: Arc<Visibility>,
         tree: Arc<Tree>,
     ) -> Rc<Shard> {
         let watches = WatchTable::new(limits.watches_per_connection_max);
@@ -73,7 +80,10 @@ impl Shard {
             stats,
             config,
             peers,
+            visibility,
             tree: RefCell::new(tree),
+            applied: Cell::new(0),
+            waiting_reads: RefCell::new(Vec::new()),
             watches: RefCell::new(watches),
             connections: RefCell::new(HashMap::new()),
             sessions: RefCell::new(HashMap::new()),
@@ -85,6 +95,22 @@ impl Shard {
     /// The newest tree version this shard has processed.
     pub fn tree(&self) -> Arc<Tree> {
         self.tree.borrow().clone()
+    }
+
+    /// Batches any reply has been released for, server-wide: a read
+    /// arriving now must see that many applied.
+    pub fn released(&self) -> u64 {
+        self.visibility.released()
+    }
+
+    /// Batches this shard has applied.
+    pub fn applied(&self) -> u64 {
+        self.applied.get()
+    }
+
+    /// Answers `connection`'s queued read once `count` batches are applied.
+    pub(crate) fn wake_read_at(&self, count: u64, connection: u64) {
+        self.waiting_reads.borrow_mut().push((count, connection));
     }
 
     pub fn touch(&self, session: SessionId) {
@@ -168,8 +194,42 @@ impl Shard {
     /// Applies published batches, in order, until the sequencer is gone.
     pub async fn batch_loop(self: Rc<Self>, batches: Receiver<Arc<Batch>>) {
         while let Ok(batch) = batches.recv().await {
+            let count = batch.id.0 + 1;
+            assert_eq!(
+                count,
+                self.applied.get() + 1,
+                "batches are applied in order, once"
+            );
+            if batch
+                .outcomes
+                .iter()
+                .any(|o| o.origin.is_some_and(|o| o.shard == self.index))
+            {
+                self.visibility.release(count);
+            }
             for outcome in &batch.outcomes {
                 self.apply_outcome(outcome);
+            }
+            self.applied.set(count);
+            self.wake_waiting_reads();
+        }
+    }
+
+    fn wake_waiting_reads(&self) {
+        let applied = self.applied.get();
+        let ready: Vec<u64> = {
+            let mut waiting = self.waiting_reads.borrow_mut();
+            let (ready, still): (Vec<_>, Vec<_>) =
+                waiting.drain(..).partition(|(count, _)| *count <= applied);
+            *waiting = still;
+            ready
+                .into_iter()
+                .map(|(_, connection)| connection)
+                .collect()
+        };
+        for id in ready {
+            if let Some(connection) = self.connection(id) {
+                connection.drain(self);
             }
         }
     }
