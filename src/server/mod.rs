@@ -23,7 +23,7 @@ use crate::sequencer::prep::PrepContext;
 use crate::sequencer::runtime;
 use crate::shard::peers::{ShardPeers, ShardQuery};
 use crate::shard::visibility::Visibility;
-use crate::shard::{Shard, ShardLimits};
+use crate::shard::{ServerShared, Shard, ShardLimits};
 use crate::tree::Tree;
 use async_channel::{Receiver, Sender};
 use glommio::net::TcpListener;
@@ -96,13 +96,15 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     for (index, (batches, queries)) in batch_rxs.into_iter().zip(query_rxs).enumerate() {
         let shard = ShardStart {
             index,
-            config: config.clone(),
-            stats: stats.clone(),
+            shared: ServerShared {
+                to_sequencer: events_tx.clone(),
+                stats: stats.clone(),
+                config: config.clone(),
+                peers: peers.clone(),
+                visibility: visibility.clone(),
+            },
             tree: Arc::new(tree.clone()),
-            events: events_tx.clone(),
             batches,
-            peers: peers.clone(),
-            visibility: visibility.clone(),
             queries,
             ready: ready_tx.clone(),
         };
@@ -167,13 +169,9 @@ fn start_sequencer(
 
 struct ShardStart {
     index: usize,
-    config: Arc<Config>,
-    stats: Arc<ServerStats>,
+    shared: ServerShared,
     tree: Arc<Tree>,
-    events: Sender<Event>,
     batches: Receiver<Arc<Batch>>,
-    peers: ShardPeers,
-    visibility: Arc<Visibility>,
     queries: Receiver<ShardQuery>,
     ready: std::sync::mpsc::Sender<Result<(), ServerError>>,
 }
@@ -200,7 +198,7 @@ fn start_shard(start: ShardStart) -> Result<glommio::ExecutorJoinHandle<()>, Ser
 }
 
 async fn serve_shard(start: ShardStart) {
-    let (host, port) = start.config.client_bind();
+    let (host, port) = start.shared.config.client_bind();
     let address = format!("{host}:{port}");
     let listener = match TcpListener::bind(address.as_str()) {
         Ok(listener) => listener,
@@ -212,16 +210,8 @@ async fn serve_shard(start: ShardStart) {
             return;
         }
     };
-    let shard = Shard::new(
-        start.index,
-        shard_limits(&start.config),
-        start.events,
-        start.stats,
-        start.config.clone(),
-        start.peers,
-        start.visibility,
-        start.tree,
-    );
+    let limits = shard_limits(&start.shared.config);
+    let shard = Shard::new(start.index, limits, start.shared, start.tree);
     let _ = start.ready.send(Ok(()));
     glommio::spawn_local(shard.clone().batch_loop(start.batches)).detach();
     glommio::spawn_local(shard.clone().query_loop(start.queries)).detach();

@@ -15,4 +15,4 @@ pub mod reads;
 pub mod state;
 pub mod visibility;
 
-pub use state::{Shard, ShardLimits};
+pub use state::{ServerShared, Shard, ShardLimits};

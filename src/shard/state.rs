@@ -40,6 +40,16 @@ pub struct ShardLimits {
     pub touch_interval: Duration,
 }
 
+/// What every shard shares with the rest of the server.
+#[derive(Clone)]
+pub struct ServerShared {
+    pub to_sequencer: Sender<Event>,
+    pub stats: Arc<ServerStats>,
+    pub config: Arc<Config>,
+    pub peers: ShardPeers,
+    pub visibility: Arc<Visibility>,
+}
+
 /// One shard's state, shared by its tasks (single-threaded).
 pub struct Shard {
     pub index: usize,
@@ -65,22 +75,18 @@ impl Shard {
     pub fn new(
         index: usize,
         limits: ShardLimits,
-        to_sequencer: Sender<Event>,
-        stats: Arc<ServerStats>,
-        config: Arc<Config>,
-        peers: ShardPeers,
-        visibility: Arc<Visibility>,
+        shared: ServerShared,
         tree: Arc<Tree>,
     ) -> Rc<Shard> {
         let watches = WatchTable::new(limits.watches_per_connection_max);
         Rc::new(Shard {
             index,
             limits,
-            to_sequencer,
-            stats,
-            config,
-            peers,
-            visibility,
+            to_sequencer: shared.to_sequencer,
+            stats: shared.stats,
+            config: shared.config,
+            peers: shared.peers,
+            visibility: shared.visibility,
             tree: RefCell::new(tree),
             applied: Cell::new(0),
             waiting_reads: RefCell::new(Vec::new()),
