@@ -35,3 +35,10 @@ pub use fsutil::VERSION_DIR;
 /// A transaction id as the log sees it (ZooKeeper's zxid, unsigned; 0 is
 /// never a record's zxid).
 pub type Zxid = u64;
+
+#[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+mod recovery_tests;
+#[cfg(test)]
+mod testutil;
