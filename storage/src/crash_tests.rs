@@ -143,7 +143,7 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(48), ..ProptestConfig::default() })]
 
     #[test]
     fn flushed_records_survive_and_nothing_is_invented(ops in prop::collection::vec(op(), 1..60)) {
