@@ -10,14 +10,14 @@
 //! tagged with a zxid, a snapshot is opaque bytes tagged with the zxid it is
 //! exact at. The server serialises both.
 //!
-//! - [`log`]: the preallocated, memory-mapped, CRC32C-framed txn log with
+//! - [`log`] is the preallocated, memory-mapped, CRC32C-framed txn log with
 //!   group commit ([`log::TxnLog`]), and [`volatile::VolatileLog`], the
 //!   in-memory mode; [`store::Log`] holds either behind one API.
-//! - [`snapshot`]: atomic snapshot files and the `snapCount` trigger.
-//! - [`recovery`]: newest valid snapshot + the log records after it, with
+//! - [`snapshot`] writes atomic snapshot files and the `snapCount` trigger.
+//! - [`recovery`] finds the newest valid snapshot + the log records after it, with
 //!   torn tails cut off and reported and mid-log corruption refused.
-//! - [`purge`]: `autopurge.snapRetainCount`.
-//! - [`dump`]: what `warden log-dump` / `warden snap-dump` render.
+//! - [`purge`] implements `autopurge.snapRetainCount`.
+//! - [`dump`] is what `warden log-dump` / `warden snap-dump` render.
 
 pub mod dump;
 pub mod durable;

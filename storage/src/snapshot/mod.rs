@@ -277,7 +277,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let err = write_snapshot(tmp.path(), 0, 9, |w| {
             w.write_all(b"partial")?;
-            Err(io::Error::new(io::ErrorKind::Other, "tree serialiser failed"))
+            Err(io::Error::other("tree serialiser failed"))
         })
         .unwrap_err();
         assert!(matches!(err, SnapshotError::Writer { .. }), "{err}");
