@@ -6,10 +6,39 @@
 //! which only a log's flush can construct; the sequencer cannot publish a
 //! batch without holding one.
 //!
-//! Today the only log is [`volatile::VolatileLog`], which keeps nothing: Warden
-//! is in-memory until the durable txn log lands, and the README says so.
+//! The crate knows nothing about txns or trees: a log record is opaque bytes
+//! tagged with a zxid, a snapshot is opaque bytes tagged with the zxid it is
+//! exact at. The server serialises both.
+//!
+//! - [`log`] is the preallocated, memory-mapped, CRC32C-framed txn log with
+//!   group commit ([`log::TxnLog`]), and [`volatile::VolatileLog`], the
+//!   in-memory mode; [`store::Log`] holds either behind one API.
+//! - [`snapshot`] writes atomic snapshot files and the `snapCount` trigger.
+//! - [`recovery`] finds the newest valid snapshot + the log records after it, with
+//!   torn tails cut off and reported and mid-log corruption refused.
+//! - [`purge`] implements `autopurge.snapRetainCount`.
+//! - [`dump`] is what `warden log-dump` / `warden snap-dump` render.
 
+pub mod dump;
 pub mod durable;
+mod fsutil;
+pub mod log;
+pub mod purge;
+pub mod recovery;
+pub mod snapshot;
+pub mod store;
 pub mod volatile;
 
-pub use durable::{BatchId, Durable};
+pub use durable::{BatchId, Durable, DurableBatches};
+pub use fsutil::VERSION_DIR;
+
+/// A transaction id as the log sees it (ZooKeeper's zxid, unsigned; 0 is
+/// never a record's zxid).
+pub type Zxid = u64;
+
+#[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+mod recovery_tests;
+#[cfg(test)]
+mod testutil;

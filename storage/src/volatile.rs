@@ -1,16 +1,23 @@
-//! A txn log that keeps nothing: the in-memory stage of Warden.
+//! A txn log that keeps nothing: the in-memory mode.
 //!
-//! It hands out batch ids in order and "flushes" at once. It exists so the
-//! sequencer is already written against the append/flush/[`Durable`] cycle
-//! the real log will use; swapping it for the file log changes no caller.
+//! It hands out batch ids in order and "flushes" at once (its tickets sync
+//! nothing). It exists so the sequencer drives the same append / flush /
+//! [`Durable`] cycle in both modes; swapping it for the file log changes no
+//! caller.
 
-use crate::durable::{BatchId, Durable};
+use crate::durable::{BatchId, Durable, DurableBatches};
+use crate::log::flush::{FlushError, FlushState, FlushTicket, Synced};
 
 /// The in-memory log: counts batches, stores nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct VolatileLog {
-    next: u64,
-    flushed: Option<BatchId>,
+    state: FlushState,
+}
+
+impl Default for VolatileLog {
+    fn default() -> VolatileLog {
+        VolatileLog { state: FlushState::new() }
+    }
 }
 
 impl VolatileLog {
@@ -20,19 +27,28 @@ impl VolatileLog {
 
     /// Appends a batch of `records` encoded transactions; returns its id.
     pub fn append(&mut self, _records: usize) -> BatchId {
-        let id = BatchId(self.next);
-        self.next += 1;
-        id
+        BatchId(self.state.take_batch_id())
     }
 
     /// Flushes everything appended up to and including `batch`.
     pub fn flush(&mut self, batch: BatchId) -> Durable<BatchId> {
-        assert!(batch.0 < self.next, "flush of a batch never appended");
-        if let Some(done) = self.flushed {
-            assert!(batch > done, "batches are flushed in order, once");
-        }
-        self.flushed = Some(batch);
-        Durable::after_flush(batch)
+        self.state
+            .flush_now(batch.0)
+            .last()
+            .expect("a flush covers at least its batch")
+    }
+
+    /// As [`crate::log::TxnLog::begin_flush`]; the ticket syncs nothing.
+    pub fn begin_flush(&mut self) -> Option<FlushTicket> {
+        self.state.can_begin().then(|| self.state.begin(Vec::new(), None, false))
+    }
+
+    pub fn complete_flush(&mut self, proof: Synced) -> Result<DurableBatches, FlushError> {
+        self.state.complete(proof)
+    }
+
+    pub fn flush_in_flight(&self) -> bool {
+        self.state.in_flight()
     }
 }
 
@@ -56,5 +72,21 @@ mod tests {
         let a = log.append(1);
         log.flush(a);
         log.flush(a);
+    }
+
+    #[test]
+    fn tickets_cover_everything_appended_before_them() {
+        let mut log = VolatileLog::new();
+        log.append(1);
+        log.append(1);
+        let ticket = log.begin_flush().expect("two batches to flush");
+        log.append(1);
+        assert!(log.begin_flush().is_none(), "one ticket at a time");
+        let done: Vec<_> = log.complete_flush(ticket.sync_blocking().unwrap()).unwrap().map(|d| *d.get()).collect();
+        assert_eq!(done, vec![BatchId(0), BatchId(1)]);
+        let ticket = log.begin_flush().expect("the third batch");
+        assert_eq!(ticket.batches(), 2..3);
+        assert_eq!(ticket.sync_count(), 0);
+        let _ = log.complete_flush(ticket.sync_blocking().unwrap()).unwrap();
     }
 }

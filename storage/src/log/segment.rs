@@ -1,0 +1,88 @@
+//! One log file being written: a preallocated file mapped read-write, a
+//! write position, and the prefault front.
+//!
+//! Appends are a memcpy into the mapping. Before the write position reaches
+//! a page it has already been touched (a volatile read of one byte per
+//! page, `prefault_bytes` ahead), so the sequencer never takes a *major*
+//! fault (a disk read) on its own thread. Reading rather than writing the
+//! page keeps prefaulted pages clean: an fdatasync writes only pages that
+//! hold records. The first store into a page still takes a minor fault
+//! (write-protect to dirty-tracking), which is microseconds, not a disk I/O.
+
+use super::frame::{encode_frame, frame_len, LogHeader, HEADER_LEN};
+use memmap2::{MmapMut, MmapOptions};
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub(crate) const PAGE: usize = 4096;
+
+pub(crate) struct Segment {
+    pub path: PathBuf,
+    pub file: Arc<File>,
+    map: MmapMut,
+    pos: usize,
+    prefaulted: usize,
+    window: usize,
+}
+
+impl Segment {
+    /// Maps `file` (already preallocated) to write at `pos`.
+    pub fn map(path: PathBuf, file: File, pos: usize, window: usize) -> io::Result<Segment> {
+        // SAFETY: the log owns its files; nothing else writes them while it runs.
+        let map = unsafe { MmapOptions::new().map_mut(&file)? };
+        assert!(pos <= map.len(), "write position {pos} past the end of {}", path.display());
+        let mut segment = Segment {
+            path,
+            file: Arc::new(file),
+            map,
+            pos,
+            prefaulted: pos & !(PAGE - 1),
+            window,
+        };
+        segment.prefault();
+        Ok(segment)
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.map.len() - self.pos
+    }
+
+    /// Writes the header of a fresh file.
+    pub fn write_header(&mut self, header: &LogHeader) {
+        assert_eq!(self.pos, 0, "a header goes at offset 0");
+        assert!(self.map.len() >= HEADER_LEN, "file too small for a header");
+        self.map[..HEADER_LEN].copy_from_slice(&header.encode());
+        self.pos = HEADER_LEN;
+        self.prefault();
+    }
+
+    /// Appends one framed record; the caller checked it fits.
+    pub fn write_frame(&mut self, zxid: crate::Zxid, payload: &[u8]) {
+        let n = frame_len(payload.len());
+        assert!(n <= self.remaining(), "frame of {n} bytes does not fit");
+        encode_frame(&mut self.map[self.pos..self.pos + n], zxid, payload);
+        self.pos += n;
+        self.prefault();
+    }
+
+    fn prefault(&mut self) {
+        let target = (self.pos + self.window).min(self.map.len());
+        let base = self.map.as_ptr();
+        while self.prefaulted < target {
+            // SAFETY: in bounds of the live mapping; a volatile read only
+            // faults the page in, it changes nothing.
+            unsafe { std::ptr::read_volatile(base.add(self.prefaulted)) };
+            self.prefaulted += PAGE;
+        }
+    }
+}

@@ -1,0 +1,186 @@
+use super::frame::HEADER_LEN;
+use super::*;
+use crate::testutil::*;
+use std::os::unix::fs::MetadataExt;
+
+#[test]
+fn append_flush_reopen_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = TxnLog::open(config(tmp.path(), 64 * 1024), None).unwrap();
+    append(&mut log, 1..=3);
+    append(&mut log, 4..=4);
+    log.append(&[]).unwrap();
+    append(&mut log, 5..=9);
+    let durable: Vec<_> = log.flush_blocking().unwrap().map(|d| d.get().0).collect();
+    assert_eq!(durable, vec![0, 1, 2, 3]);
+    drop(log);
+
+    let (recovered, records) = recover_all(tmp.path());
+    assert_eq!(records, expected(1..=9));
+    assert!(recovered.torn_tail.is_none());
+    assert_eq!(recovered.last_zxid, Some(9));
+    let end = recovered.log_end.clone().unwrap();
+    assert_eq!(end.last_zxid, 9);
+
+    let mut log = TxnLog::open(config(tmp.path(), 64 * 1024), Some(&end)).unwrap();
+    assert!(matches!(log.append(&[Record { zxid: 9, payload: b"x" }]), Err(LogError::ZxidOrder { .. })));
+    append(&mut log, 10..=12);
+    assert_eq!(log.flush_blocking().unwrap().upto(), Some(BatchId(0)));
+    drop(log);
+    let (_, records) = recover_all(tmp.path());
+    assert_eq!(records, expected(1..=12));
+    assert_eq!(log_files(tmp.path()).len(), 1, "resumed in the same file");
+}
+
+#[test]
+fn rolls_to_a_new_file_named_by_its_first_zxid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = TxnLog::open(config(tmp.path(), 8192), None).unwrap();
+    for start in (1..=200).step_by(10) {
+        append(&mut log, start..=start + 9);
+        log.flush_blocking().unwrap();
+    }
+    drop(log);
+    let files = log_files(tmp.path());
+    assert!(files.len() >= 3, "{files:?}");
+    for file in &files {
+        let first = frames(file)[0].1;
+        assert_eq!(file.file_name().unwrap().to_str().unwrap(), format!("log.{first:x}"));
+        assert_eq!(fs::metadata(file).unwrap().len(), 8192);
+    }
+    let (_, records) = recover_all(tmp.path());
+    assert_eq!(records, expected(1..=200));
+}
+
+#[test]
+fn preallocation_writes_real_zeros_at_full_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let size = 256 * 1024;
+    let mut log = TxnLog::open(config(tmp.path(), size), None).unwrap();
+    let spare = log.spare_wanted().expect("no spare yet").build().unwrap();
+    assert!(log.spare_wanted().is_none(), "one spare requested at a time");
+    let meta = fs::metadata(&spare.path).unwrap();
+    assert_eq!(meta.len(), size);
+    assert!(meta.blocks() * 512 >= size, "blocks allocated, not a sparse file: {}", meta.blocks());
+    assert!(fs::read(&spare.path).unwrap().iter().all(|&b| b == 0));
+    log.install_spare(spare);
+    append(&mut log, 1..=1);
+    let (path, pos) = log.position().map(|(p, o)| (p.to_path_buf(), o)).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().len(), size, "full size before any flush");
+    let bytes = fs::read(&path).unwrap();
+    assert!(bytes[pos as usize..].iter().all(|&b| b == 0));
+    assert!(fsutil::list_matching(&log.dir, "prealloc.", ".tmp").unwrap().is_empty(), "spare consumed");
+}
+
+#[test]
+fn group_commit_flushes_what_was_appended_before_the_ticket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = TxnLog::open(config(tmp.path(), 64 * 1024), None).unwrap();
+    assert!(log.begin_flush().is_none(), "nothing to flush");
+    append(&mut log, 1..=2);
+    append(&mut log, 3..=3);
+    let ticket = log.begin_flush().unwrap();
+    assert_eq!(ticket.batches(), 0..2);
+    assert_eq!(ticket.sync_count(), 2, "the new file and its directory");
+    append(&mut log, 4..=4);
+    assert!(log.begin_flush().is_none(), "one ticket at a time");
+    let proof = ticket.sync_blocking().unwrap();
+    let done: Vec<_> = log.complete_flush(proof).unwrap().map(|d| d.get().0).collect();
+    assert_eq!(done, vec![0, 1]);
+    let ticket = log.begin_flush().unwrap();
+    assert_eq!((ticket.batches(), ticket.sync_count()), (2..3, 1));
+    let done: Vec<_> = log.complete_flush(ticket.sync_blocking().unwrap()).unwrap().collect();
+    assert_eq!(done.len(), 1);
+}
+
+#[test]
+fn a_proof_only_completes_its_own_log() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let mut a = TxnLog::open(config(a_dir.path(), 64 * 1024), None).unwrap();
+    let mut b = TxnLog::open(config(b_dir.path(), 64 * 1024), None).unwrap();
+    append(&mut a, 1..=1);
+    append(&mut b, 1..=1);
+    let proof_a = a.begin_flush().unwrap().sync_blocking().unwrap();
+    let ticket_b = b.begin_flush().unwrap();
+    assert!(matches!(b.complete_flush(proof_a), Err(LogError::Flush(FlushError::ForeignProof))));
+    b.complete_flush(ticket_b.sync_blocking().unwrap()).unwrap();
+}
+
+#[test]
+fn an_abandoned_ticket_poisons_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = TxnLog::open(config(tmp.path(), 64 * 1024), None).unwrap();
+    append(&mut log, 1..=1);
+    drop(log.begin_flush().unwrap());
+    assert!(matches!(log.append(&[Record { zxid: 2, payload: b"x" }]), Err(LogError::Flush(FlushError::Poisoned))));
+    assert!(log.begin_flush().is_none());
+}
+
+#[test]
+fn bounds_are_checked_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = TxnLog::open(config(tmp.path(), 64 * 1024), None).unwrap();
+    append(&mut log, 1..=1);
+    let before = log.position().map(|(p, o)| (p.to_path_buf(), o));
+    let big = vec![1u8; MAX_RECORD + 1];
+    let ok = vec![1u8; MAX_RECORD];
+    let cases = [
+        (vec![Record { zxid: 2, payload: b"a" }, Record { zxid: 3, payload: &big }], "too large"),
+        (vec![Record { zxid: 2, payload: b"a" }, Record { zxid: 2, payload: b"b" }], "order"),
+        (vec![Record { zxid: 0, payload: b"a" }], "zero"),
+    ];
+    for (records, what) in cases {
+        let err = log.append(&records).unwrap_err();
+        let matched = match what {
+            "too large" => matches!(err, LogError::RecordTooLarge { zxid: 3, .. }),
+            "order" => matches!(err, LogError::ZxidOrder { zxid: 2, previous: 2 }),
+            _ => matches!(err, LogError::ZeroZxid),
+        };
+        assert!(matched, "{what}: {err}");
+    }
+    let many: Vec<_> = (2..=100).map(|z| Record { zxid: z, payload: &ok }).collect();
+    assert!(matches!(log.append(&many), Err(LogError::BatchTooLarge { .. })));
+    assert_eq!(log.position().map(|(p, o)| (p.to_path_buf(), o)), before, "nothing written");
+    append(&mut log, 2..=2);
+}
+
+#[test]
+fn a_config_that_cannot_hold_a_record_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(matches!(TxnLog::open(config(tmp.path(), 1024), None), Err(LogError::Config(_))));
+    assert!(matches!(TxnLog::open(config(tmp.path(), 8000), None), Err(LogError::Config(_))));
+}
+
+#[test]
+fn force_sync_off_issues_no_fdatasync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path(), 64 * 1024);
+    cfg.force_sync = false;
+    let mut log = TxnLog::open(cfg, None).unwrap();
+    append(&mut log, 1..=1);
+    let ticket = log.begin_flush().unwrap();
+    assert_eq!(ticket.sync_count(), 0);
+    log.complete_flush(ticket.sync_blocking().unwrap()).unwrap();
+    assert_eq!(HEADER_LEN, 64);
+}
+
+#[cfg(feature = "glommio")]
+#[test]
+fn the_ticket_syncs_through_io_uring() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().to_path_buf();
+    glommio::LocalExecutorBuilder::default()
+        .spawn(move || async move {
+            let mut log = TxnLog::open(config(&path, 64 * 1024), None).unwrap();
+            append(&mut log, 1..=3);
+            let ticket = log.begin_flush().unwrap();
+            let proof = ticket.sync().await.unwrap();
+            assert_eq!(log.complete_flush(proof).unwrap().upto(), Some(BatchId(0)));
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let (_, records) = recover_all(tmp.path());
+    assert_eq!(records, expected(1..=3));
+}
