@@ -172,6 +172,10 @@ pub struct Tree {
     ephemerals: OrdMap<SessionId, SessionEphemerals>,
     containers: OrdSet<String>,
     ttls: OrdSet<String>,
+    /// Live sessions and their negotiated timeouts, as of `last_zxid`: what
+    /// a snapshot must carry so sessions (and their ephemerals) survive a
+    /// restart, as in ZooKeeper.
+    sessions: OrdMap<SessionId, i32>,
     last_zxid: Zxid,
     data_size: u64,
     ephemeral_count: usize,
@@ -198,6 +202,7 @@ impl Tree {
             ephemerals: OrdMap::new(),
             containers: OrdSet::new(),
             ttls: OrdSet::new(),
+            sessions: OrdMap::new(),
             last_zxid: 0,
             data_size: 0,
             ephemeral_count: 0,
@@ -271,6 +276,12 @@ impl Tree {
     }
 
     /// Number of ephemeral nodes (mntr `zk_ephemerals_count`).
+    /// Sessions created and not closed as of [`Tree::last_zxid`], with their
+    /// timeouts.
+    pub fn sessions(&self) -> impl Iterator<Item = (SessionId, i32)> + '_ {
+        self.sessions.iter().map(|(id, timeout)| (*id, *timeout))
+    }
+
     pub fn ephemeral_count(&self) -> usize {
         self.ephemeral_count
     }
@@ -380,8 +391,12 @@ impl Tree {
         ch: &mut Vec<Change>,
     ) -> Result<Outcome, ErrorCode> {
         match txn {
-            Txn::CreateSession { .. } => Ok(Outcome::Done),
+            Txn::CreateSession { timeout_ms } => {
+                self.sessions.insert(h.session_id, *timeout_ms);
+                Ok(Outcome::Done)
+            }
             Txn::CloseSession { paths } => {
+                self.sessions.remove(&h.session_id);
                 self.kill_session(h.session_id, paths, h.zxid, ch);
                 Ok(Outcome::Done)
             }

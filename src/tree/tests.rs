@@ -445,3 +445,22 @@ fn client_stat_counts_deletes_in_cversion_and_hides_container_and_ttl_markers() 
     apply(&mut t, 77, 7, create_txn("/e", CreateKind::Ephemeral, -1));
     assert_eq!(t.node("/e").unwrap().client_stat().ephemeral_owner, 77);
 }
+
+#[test]
+fn the_tree_knows_live_sessions_and_their_timeouts() {
+    let mut t = Tree::new();
+    apply(&mut t, 5, 1, Txn::CreateSession { timeout_ms: 4000 });
+    apply(&mut t, 6, 2, Txn::CreateSession { timeout_ms: 9000 });
+    apply(&mut t, 5, 3, create_txn("/e", CreateKind::Ephemeral, -1));
+    assert_eq!(t.sessions().collect::<Vec<_>>(), vec![(5, 4000), (6, 9000)]);
+    apply(
+        &mut t,
+        5,
+        4,
+        Txn::CloseSession {
+            paths: vec!["/e".into()],
+        },
+    );
+    assert_eq!(t.sessions().collect::<Vec<_>>(), vec![(6, 9000)]);
+    assert!(t.node("/e").is_none());
+}

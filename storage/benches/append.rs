@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use warden_storage::log::{LogConfig, Record, TxnLog};
 
 fn bench_dir() -> PathBuf {
-    std::env::var_os("WARDEN_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| std::env::current_dir().unwrap())
+    std::env::var_os("WARDEN_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::current_dir().unwrap())
 }
 
 fn case(c: &mut Criterion, name: &str, records: usize, size: usize, force_sync: bool) {
@@ -35,7 +37,10 @@ fn case(c: &mut Criterion, name: &str, records: usize, size: usize, force_sync: 
                 let batch: Vec<_> = (0..records)
                     .map(|_| {
                         zxid += 1;
-                        Record { zxid, payload: &payload }
+                        Record {
+                            zxid,
+                            payload: &payload,
+                        }
                     })
                     .collect();
                 let start = Instant::now();

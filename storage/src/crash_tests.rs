@@ -51,7 +51,12 @@ impl Model {
     fn new() -> Model {
         let dir = tempfile::tempdir().unwrap();
         let log = TxnLog::open(log_config(dir.path()), None).unwrap();
-        Model { dir, log: Some(log), appended: Vec::new(), durable: 0 }
+        Model {
+            dir,
+            log: Some(log),
+            appended: Vec::new(),
+            durable: 0,
+        }
     }
 
     fn append(&mut self, sizes: &[usize]) {
@@ -60,10 +65,19 @@ impl Model {
             .iter()
             .map(|&n| {
                 zxid += 1;
-                (zxid, (0..n).map(|i| (zxid as u8) ^ (i as u8) | 0x80).collect())
+                (
+                    zxid,
+                    (0..n).map(|i| (zxid as u8) ^ (i as u8) | 0x80).collect(),
+                )
             })
             .collect();
-        let records: Vec<_> = batch.iter().map(|(z, p)| Record { zxid: *z, payload: p }).collect();
+        let records: Vec<_> = batch
+            .iter()
+            .map(|(z, p)| Record {
+                zxid: *z,
+                payload: p,
+            })
+            .collect();
         self.log.as_mut().unwrap().append(&records).unwrap();
         self.appended.extend(batch);
     }
@@ -95,7 +109,11 @@ impl Model {
         drop(self.log.take());
         let files = log_files(self.dir.path());
         let layout = self.layout(&files);
-        assert_eq!(layout.len(), self.appended.len(), "every appended record is in the files");
+        assert_eq!(
+            layout.len(),
+            self.appended.len(),
+            "every appended record is in the files"
+        );
         // The cut: at or after the end of the last durable record.
         let (floor_file, floor_offset) = match self.durable {
             0 => (0, 0),
@@ -129,8 +147,16 @@ impl Model {
 
     fn recover_and_check(&mut self, survivors: usize) {
         let (recovered, records) = recover_all(self.dir.path());
-        assert_eq!(records.len(), survivors, "recovered exactly the records before the cut");
-        assert_eq!(records, self.appended[..survivors], "in order, byte for byte");
+        assert_eq!(
+            records.len(),
+            survivors,
+            "recovered exactly the records before the cut"
+        );
+        assert_eq!(
+            records,
+            self.appended[..survivors],
+            "in order, byte for byte"
+        );
         if let Some(end) = &recovered.log_end {
             assert!(end.offset >= HEADER_LEN as u64);
         }

@@ -6,7 +6,9 @@
 //! read the file at all is an error. Dumping never writes.
 
 use crate::fsutil::{self, io_err, IoError};
-use crate::log::frame::{frame_len, read_frame, u32_at, u64_at, BadFrame, Frame, LogHeader, FRAME_HEADER_LEN, HEADER_LEN};
+use crate::log::frame::{
+    frame_len, read_frame, u32_at, u64_at, BadFrame, Frame, LogHeader, FRAME_HEADER_LEN, HEADER_LEN,
+};
 use crate::snapshot::{self, SnapshotHeader, SNAP_HEADER_LEN, SNAP_TRAILER_LEN};
 use crate::Zxid;
 use std::fs;
@@ -52,7 +54,11 @@ pub fn dump_log(path: &Path, max_record_bytes: usize) -> Result<LogDump, IoError
 
 /// Lists the frames of a log file, calling `each` with every frame and its
 /// payload (for the server crate to decode the txn).
-pub fn dump_log_with(path: &Path, max_record_bytes: usize, mut each: impl FnMut(&LogRecordInfo, &[u8])) -> Result<LogDump, IoError> {
+pub fn dump_log_with(
+    path: &Path,
+    max_record_bytes: usize,
+    mut each: impl FnMut(&LogRecordInfo, &[u8]),
+) -> Result<LogDump, IoError> {
     let bytes = fs::read(path).map_err(io_err(path, "read"))?;
     let header = LogHeader::decode(&bytes).map_err(|e| e.to_string());
     let mut records = Vec::new();
@@ -62,30 +68,60 @@ pub fn dump_log_with(path: &Path, max_record_bytes: usize, mut each: impl FnMut(
             break DumpEnd::EndOfFile;
         }
         let (info, payload, next) = match read_frame(&bytes, pos, max_record_bytes) {
-            Frame::Record { zxid, payload, next } => {
-                (LogRecordInfo { offset: pos as u64, zxid, payload_len: payload.len() as u32, crc_ok: true }, payload, next)
-            }
+            Frame::Record {
+                zxid,
+                payload,
+                next,
+            } => (
+                LogRecordInfo {
+                    offset: pos as u64,
+                    zxid,
+                    payload_len: payload.len() as u32,
+                    crc_ok: true,
+                },
+                payload,
+                next,
+            ),
             Frame::Bad(BadFrame::Crc { .. }) => {
                 let len = u32_at(&bytes, pos) as usize;
                 let payload = &bytes[pos + FRAME_HEADER_LEN..pos + FRAME_HEADER_LEN + len];
-                let info = LogRecordInfo { offset: pos as u64, zxid: u64_at(&bytes, pos + 8), payload_len: len as u32, crc_ok: false };
+                let info = LogRecordInfo {
+                    offset: pos as u64,
+                    zxid: u64_at(&bytes, pos + 8),
+                    payload_len: len as u32,
+                    crc_ok: false,
+                };
                 (info, payload, pos + frame_len(len))
             }
             Frame::Zeros => break zeros_end(&bytes, pos),
-            Frame::Bad(other) => break DumpEnd::Unreadable { offset: pos as u64, reason: other.to_string() },
+            Frame::Bad(other) => {
+                break DumpEnd::Unreadable {
+                    offset: pos as u64,
+                    reason: other.to_string(),
+                }
+            }
         };
         each(&info, payload);
         records.push(info);
         pos = next;
     };
-    Ok(LogDump { path: path.to_path_buf(), file_size: bytes.len() as u64, header, records, end })
+    Ok(LogDump {
+        path: path.to_path_buf(),
+        file_size: bytes.len() as u64,
+        header,
+        records,
+        end,
+    })
 }
 
 fn zeros_end(bytes: &[u8], pos: usize) -> DumpEnd {
     let rest = &bytes[pos..];
     match rest.iter().position(|&b| b != 0) {
         None => DumpEnd::Zeros { offset: pos as u64 },
-        Some(n) => DumpEnd::DataAfterZeros { offset: pos as u64, next_nonzero: (pos + n) as u64 },
+        Some(n) => DumpEnd::DataAfterZeros {
+            offset: pos as u64,
+            next_nonzero: (pos + n) as u64,
+        },
     }
 }
 

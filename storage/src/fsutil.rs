@@ -125,7 +125,10 @@ pub struct IoError {
     pub source: io::Error,
 }
 
-pub(crate) fn io_err<'p>(path: &'p Path, op: &'static str) -> impl FnOnce(io::Error) -> IoError + 'p {
+pub(crate) fn io_err<'p>(
+    path: &'p Path,
+    op: &'static str,
+) -> impl FnOnce(io::Error) -> IoError + 'p {
     move |source| IoError {
         path: path.to_path_buf(),
         op,

@@ -29,28 +29,49 @@ pub struct PurgePlan {
 }
 
 /// Decides what to remove; inputs are `(zxid, path)` lists in any order.
-pub fn plan_purge(snapshots: &[(Zxid, PathBuf)], logs: &[(Zxid, PathBuf)], retain: usize) -> PurgePlan {
+pub fn plan_purge(
+    snapshots: &[(Zxid, PathBuf)],
+    logs: &[(Zxid, PathBuf)],
+    retain: usize,
+) -> PurgePlan {
     let retain = retain.max(MIN_SNAP_RETAIN);
     let mut snapshots = snapshots.to_vec();
     let mut logs = logs.to_vec();
     snapshots.sort();
     logs.sort();
     if snapshots.len() <= retain {
-        return PurgePlan { retain, ..PurgePlan::default() };
+        return PurgePlan {
+            retain,
+            ..PurgePlan::default()
+        };
     }
     let oldest_kept = snapshots[snapshots.len() - retain].0;
-    let old_snapshots = snapshots[..snapshots.len() - retain].iter().map(|(_, p)| p.clone()).collect();
+    let old_snapshots = snapshots[..snapshots.len() - retain]
+        .iter()
+        .map(|(_, p)| p.clone())
+        .collect();
     // The newest log at or before the oldest kept snapshot holds the
     // records right after it; it and every later log stay.
-    let keep_from = logs.iter().rposition(|(z, _)| *z <= oldest_kept).unwrap_or(0);
+    let keep_from = logs
+        .iter()
+        .rposition(|(z, _)| *z <= oldest_kept)
+        .unwrap_or(0);
     let old_logs = logs[..keep_from].iter().map(|(_, p)| p.clone()).collect();
-    PurgePlan { snapshots: old_snapshots, logs: old_logs, retain }
+    PurgePlan {
+        snapshots: old_snapshots,
+        logs: old_logs,
+        retain,
+    }
 }
 
 /// Removes what [`plan_purge`] decides, then fsyncs the directories.
 pub fn purge(data_dir: &Path, data_log_dir: &Path, retain: usize) -> Result<PurgePlan, IoError> {
     if retain < MIN_SNAP_RETAIN {
-        tracing::warn!(retain, min = MIN_SNAP_RETAIN, "snapRetainCount below the minimum; using the minimum");
+        tracing::warn!(
+            retain,
+            min = MIN_SNAP_RETAIN,
+            "snapRetainCount below the minimum; using the minimum"
+        );
     }
     let snapshots = snapshot::list_snapshots(data_dir)?;
     let log_dir = fsutil::version_dir(data_log_dir);
@@ -75,7 +96,10 @@ mod tests {
     use super::*;
 
     fn named(prefix: &str, zxids: &[Zxid]) -> Vec<(Zxid, PathBuf)> {
-        zxids.iter().map(|&z| (z, PathBuf::from(format!("{prefix}.{z:x}")))).collect()
+        zxids
+            .iter()
+            .map(|&z| (z, PathBuf::from(format!("{prefix}.{z:x}"))))
+            .collect()
     }
 
     fn names(paths: &[PathBuf]) -> Vec<String> {
@@ -107,6 +131,12 @@ mod tests {
         let snaps = named("snapshot", &[1, 2, 3]);
         let logs = named("log", &[1, 2, 3]);
         let plan = plan_purge(&snaps, &logs, 1);
-        assert_eq!(plan, PurgePlan { retain: 3, ..PurgePlan::default() });
+        assert_eq!(
+            plan,
+            PurgePlan {
+                retain: 3,
+                ..PurgePlan::default()
+            }
+        );
     }
 }

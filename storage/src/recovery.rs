@@ -63,19 +63,42 @@ pub enum RecoveryError {
     #[error(transparent)]
     Io(#[from] IoError),
     #[error("{}: corrupt log at offset {offset} ({reason}) followed by a valid record at {} offset {valid_offset}; refusing to start, since cutting the log there would lose records that may have been acknowledged", file.display(), valid_file.display())]
-    CorruptLog { file: PathBuf, offset: u64, reason: String, valid_file: PathBuf, valid_offset: u64 },
+    CorruptLog {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+        valid_file: PathBuf,
+        valid_offset: u64,
+    },
     #[error("{}: record at offset {offset} has zxid {zxid:#x}, not after {previous:#x}", file.display())]
-    ZxidOrder { file: PathBuf, offset: u64, zxid: Zxid, previous: Zxid },
+    ZxidOrder {
+        file: PathBuf,
+        offset: u64,
+        zxid: Zxid,
+        previous: Zxid,
+    },
     #[error("{}: bad header at offset 0: {reason}", file.display())]
     BadHeader { file: PathBuf, reason: HeaderError },
     #[error("{}: belongs to database {found}, not {expected}", file.display())]
-    ForeignFile { file: PathBuf, found: u64, expected: u64 },
+    ForeignFile {
+        file: PathBuf,
+        found: u64,
+        expected: u64,
+    },
     #[error("{}: named for zxid {name_zxid:#x} but starts at {actual:#x}", file.display())]
-    NameMismatch { file: PathBuf, name_zxid: Zxid, actual: Zxid },
+    NameMismatch {
+        file: PathBuf,
+        name_zxid: Zxid,
+        actual: Zxid,
+    },
     #[error("{count} snapshot file(s) and none valid (newest: {}); refusing to start from the logs alone", newest.display())]
     NoValidSnapshot { count: usize, newest: PathBuf },
     #[error("log records {snapshot_zxid:#x}+1 .. {first_log_zxid:#x} are missing: the snapshot at {snapshot_zxid:#x} is older than the oldest log ({})", file.display())]
-    Gap { snapshot_zxid: Zxid, first_log_zxid: Zxid, file: PathBuf },
+    Gap {
+        snapshot_zxid: Zxid,
+        first_log_zxid: Zxid,
+        file: PathBuf,
+    },
 }
 
 /// A snapshot that failed verification and was passed over.
@@ -149,7 +172,10 @@ impl Recovered {
                 }
             }
         }
-        assert_eq!(applied, self.records_to_replay, "replayed what the scan counted");
+        assert_eq!(
+            applied, self.records_to_replay,
+            "replayed what the scan counted"
+        );
         Ok(applied)
     }
 }
@@ -201,26 +227,39 @@ fn remove_leftovers(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, IoError> {
     Ok(found)
 }
 
-fn newest_valid_snapshot(cfg: &RecoveryConfig) -> Result<(Option<SnapshotImage>, Vec<SkippedSnapshot>), RecoveryError> {
+fn newest_valid_snapshot(
+    cfg: &RecoveryConfig,
+) -> Result<(Option<SnapshotImage>, Vec<SkippedSnapshot>), RecoveryError> {
     let all = snapshot::list_snapshots(&cfg.data_dir)?;
     let mut skipped = Vec::new();
     for (_, path) in all.iter().rev() {
-        let verdict = snapshot::read_snapshot(path).map_err(|e| e.to_string()).and_then(|image| {
-            match cfg.db_id.filter(|&id| id != image.header.db_id) {
-                Some(expected) => Err(format!("belongs to database {}, not {expected}", image.header.db_id)),
-                None => Ok(image),
-            }
-        });
+        let verdict = snapshot::read_snapshot(path)
+            .map_err(|e| e.to_string())
+            .and_then(
+                |image| match cfg.db_id.filter(|&id| id != image.header.db_id) {
+                    Some(expected) => Err(format!(
+                        "belongs to database {}, not {expected}",
+                        image.header.db_id
+                    )),
+                    None => Ok(image),
+                },
+            );
         match verdict {
             Ok(image) => return Ok((Some(image), skipped)),
             Err(error) => {
                 tracing::warn!(file = %path.display(), %error, "skipping invalid snapshot");
-                skipped.push(SkippedSnapshot { path: path.clone(), error });
+                skipped.push(SkippedSnapshot {
+                    path: path.clone(),
+                    error,
+                });
             }
         }
     }
     match all.last() {
-        Some((_, newest)) => Err(RecoveryError::NoValidSnapshot { count: all.len(), newest: newest.clone() }),
+        Some((_, newest)) => Err(RecoveryError::NoValidSnapshot {
+            count: all.len(),
+            newest: newest.clone(),
+        }),
         None => Ok((None, skipped)),
     }
 }
@@ -241,7 +280,11 @@ fn check_gap(walk: &Walk, snap_zxid: Option<Zxid>) -> Result<(), RecoveryError> 
         return Ok(());
     };
     if *first > s + 1 && first >> 32 == s >> 32 {
-        return Err(RecoveryError::Gap { snapshot_zxid: s, first_log_zxid: *first, file: file.clone() });
+        return Err(RecoveryError::Gap {
+            snapshot_zxid: s,
+            first_log_zxid: *first,
+            file: file.clone(),
+        });
     }
     Ok(())
 }
@@ -270,7 +313,15 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn new(cfg: &'a RecoveryConfig, snap_zxid: Option<Zxid>) -> Walk<'a> {
-        Walk { cfg, snap_zxid, last_zxid: None, first_record: None, after_snapshot: 0, files: Vec::new(), cut: None }
+        Walk {
+            cfg,
+            snap_zxid,
+            last_zxid: None,
+            first_record: None,
+            after_snapshot: 0,
+            files: Vec::new(),
+            cut: None,
+        }
     }
 
     fn file(&mut self, name_zxid: Zxid, path: &Path) -> Result<(), RecoveryError> {
@@ -278,7 +329,9 @@ impl<'a> Walk<'a> {
         let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
         if let Some(cut) = &mut self.cut {
             // Past a cut, no valid record may exist anywhere.
-            if let Some(at) = find_valid_after(bytes, HEADER_LEN, self.last_zxid, self.cfg.max_record_bytes) {
+            if let Some(at) =
+                find_valid_after(bytes, HEADER_LEN, self.last_zxid, self.cfg.max_record_bytes)
+            {
                 return Err(corrupt(cut, path, at as u64));
             }
             cut.later_files.push(path.to_path_buf());
@@ -291,7 +344,11 @@ impl<'a> Walk<'a> {
         self.check_header(path, name_zxid, &header)?;
         let scan = scan_records(bytes, HEADER_LEN, self.last_zxid, self.cfg.max_record_bytes);
         if let Some(first) = scan.first_zxid.filter(|&f| f != name_zxid) {
-            return Err(RecoveryError::NameMismatch { file: path.to_path_buf(), name_zxid, actual: first });
+            return Err(RecoveryError::NameMismatch {
+                file: path.to_path_buf(),
+                name_zxid,
+                actual: first,
+            });
         }
         self.count_after_snapshot(bytes, scan.end);
         if let Some(first) = scan.first_zxid {
@@ -303,12 +360,32 @@ impl<'a> Walk<'a> {
             Stop::Clean => {
                 // A file is created for its first record: one without any
                 // is the trace of a crash right after the roll.
-                self.cut = Some(Cut::new(path, HEADER_LEN as u64, HEADER_LEN as u64, "file holds no record".into(), true));
+                self.cut = Some(Cut::new(
+                    path,
+                    HEADER_LEN as u64,
+                    HEADER_LEN as u64,
+                    "file holds no record".into(),
+                    true,
+                ));
             }
-            Stop::Torn { offset, garbage_end, reason } => {
-                self.cut = Some(Cut::new(path, offset as u64, garbage_end as u64, reason, scan.records == 0));
+            Stop::Torn {
+                offset,
+                garbage_end,
+                reason,
+            } => {
+                self.cut = Some(Cut::new(
+                    path,
+                    offset as u64,
+                    garbage_end as u64,
+                    reason,
+                    scan.records == 0,
+                ));
             }
-            Stop::CorruptBeforeValid { offset, reason, valid_at } => {
+            Stop::CorruptBeforeValid {
+                offset,
+                reason,
+                valid_at,
+            } => {
                 return Err(RecoveryError::CorruptLog {
                     file: path.to_path_buf(),
                     offset: offset as u64,
@@ -317,32 +394,73 @@ impl<'a> Walk<'a> {
                     valid_offset: valid_at as u64,
                 });
             }
-            Stop::ZxidOrder { offset, zxid, previous } => {
-                return Err(RecoveryError::ZxidOrder { file: path.to_path_buf(), offset: offset as u64, zxid, previous });
+            Stop::ZxidOrder {
+                offset,
+                zxid,
+                previous,
+            } => {
+                return Err(RecoveryError::ZxidOrder {
+                    file: path.to_path_buf(),
+                    offset: offset as u64,
+                    zxid,
+                    previous,
+                });
             }
         }
         if scan.records > 0 {
-            self.files.push(ScannedFile { path: path.to_path_buf(), map, end: scan.end });
+            self.files.push(ScannedFile {
+                path: path.to_path_buf(),
+                map,
+                end: scan.end,
+            });
         }
         Ok(())
     }
 
-    fn header_unusable(&mut self, path: &Path, bytes: &[u8], reason: HeaderError) -> Result<(), RecoveryError> {
+    fn header_unusable(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        reason: HeaderError,
+    ) -> Result<(), RecoveryError> {
         // A torn header is only a crash trace if nothing valid follows.
-        if find_valid_after(bytes, HEADER_LEN, self.last_zxid, self.cfg.max_record_bytes).is_some() {
-            return Err(RecoveryError::BadHeader { file: path.to_path_buf(), reason });
+        if find_valid_after(bytes, HEADER_LEN, self.last_zxid, self.cfg.max_record_bytes).is_some()
+        {
+            return Err(RecoveryError::BadHeader {
+                file: path.to_path_buf(),
+                reason,
+            });
         }
         let garbage_end = fsutil::nonzero_end(bytes) as u64;
-        self.cut = Some(Cut::new(path, 0, garbage_end, format!("header: {reason}"), true));
+        self.cut = Some(Cut::new(
+            path,
+            0,
+            garbage_end,
+            format!("header: {reason}"),
+            true,
+        ));
         Ok(())
     }
 
-    fn check_header(&self, path: &Path, name_zxid: Zxid, header: &LogHeader) -> Result<(), RecoveryError> {
+    fn check_header(
+        &self,
+        path: &Path,
+        name_zxid: Zxid,
+        header: &LogHeader,
+    ) -> Result<(), RecoveryError> {
         if let Some(expected) = self.cfg.db_id.filter(|&id| id != header.db_id) {
-            return Err(RecoveryError::ForeignFile { file: path.to_path_buf(), found: header.db_id, expected });
+            return Err(RecoveryError::ForeignFile {
+                file: path.to_path_buf(),
+                found: header.db_id,
+                expected,
+            });
         }
         if header.first_zxid != name_zxid {
-            return Err(RecoveryError::NameMismatch { file: path.to_path_buf(), name_zxid, actual: header.first_zxid });
+            return Err(RecoveryError::NameMismatch {
+                file: path.to_path_buf(),
+                name_zxid,
+                actual: header.first_zxid,
+            });
         }
         Ok(())
     }
@@ -350,7 +468,9 @@ impl<'a> Walk<'a> {
     fn count_after_snapshot(&mut self, bytes: &[u8], end: usize) {
         let mut pos = HEADER_LEN;
         while pos < end {
-            let Frame::Record { zxid, next, .. } = read_frame(bytes, pos, self.cfg.max_record_bytes) else {
+            let Frame::Record { zxid, next, .. } =
+                read_frame(bytes, pos, self.cfg.max_record_bytes)
+            else {
                 unreachable!("scanned records reread");
             };
             if self.snap_zxid.map_or(true, |s| zxid > s) {
@@ -362,7 +482,9 @@ impl<'a> Walk<'a> {
 
     /// Cuts the torn tail (with `repair`) and reports it.
     fn finish_tail(&mut self, log_dir: &Path) -> Result<Option<TornTail>, RecoveryError> {
-        let Some(cut) = self.cut.take() else { return Ok(None) };
+        let Some(cut) = self.cut.take() else {
+            return Ok(None);
+        };
         let mut removed = cut.later_files.clone();
         if cut.remove_file {
             removed.insert(0, cut.file.clone());
@@ -405,7 +527,14 @@ impl<'a> Walk<'a> {
 
 impl Cut {
     fn new(path: &Path, offset: u64, garbage_end: u64, reason: String, remove_file: bool) -> Cut {
-        Cut { file: path.to_path_buf(), offset, garbage_end, reason, remove_file, later_files: Vec::new() }
+        Cut {
+            file: path.to_path_buf(),
+            offset,
+            garbage_end,
+            reason,
+            remove_file,
+            later_files: Vec::new(),
+        }
     }
 }
 
@@ -426,11 +555,16 @@ fn map_file(path: &Path) -> Result<Option<Mmap>, IoError> {
         return Ok(None);
     }
     // SAFETY: nothing writes the log while recovery runs.
-    Ok(Some(unsafe { Mmap::map(&file) }.map_err(io_err(path, "mmap"))?))
+    Ok(Some(
+        unsafe { Mmap::map(&file) }.map_err(io_err(path, "mmap"))?,
+    ))
 }
 
 fn zero_tail(path: &Path, from: u64, to: u64) -> Result<(), IoError> {
-    let file = OpenOptions::new().write(true).open(path).map_err(io_err(path, "open"))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err(path, "open"))?;
     fsutil::zero_fill(&file, from, to).map_err(io_err(path, "zero torn tail"))?;
     file.sync_data().map_err(io_err(path, "fdatasync"))
 }

@@ -35,7 +35,12 @@ fn a_cut_at_every_byte_of_the_last_record_recovers_the_rest() {
             copy_dir(template.path(), dir.path());
             let file = &log_files(dir.path())[0];
             if set_len {
-                OpenOptions::new().write(true).open(file).unwrap().set_len(cut).unwrap();
+                OpenOptions::new()
+                    .write(true)
+                    .open(file)
+                    .unwrap()
+                    .set_len(cut)
+                    .unwrap();
             } else {
                 zero_from(file, cut);
             }
@@ -45,7 +50,10 @@ fn a_cut_at_every_byte_of_the_last_record_recovers_the_rest() {
                 None => assert_eq!(cut, offset, "only a cut at the frame start leaves no trace"),
                 Some(tail) => {
                     assert_eq!((tail.offset, &tail.file), (offset, file), "cut at {cut}");
-                    assert!(tail.discarded_bytes > 0 && tail.discarded_bytes <= cut - offset, "cut at {cut}");
+                    assert!(
+                        tail.discarded_bytes > 0 && tail.discarded_bytes <= cut - offset,
+                        "cut at {cut}"
+                    );
                 }
             }
             // The repaired log takes new records where the torn one was.
@@ -71,22 +79,46 @@ fn a_bit_flip_before_valid_records_is_refused_with_file_and_offset() {
     let frames_before = frames(&log_files(template.path())[0]);
     let (offset, _, len) = frames_before[2];
     // In the length, the CRC, the zxid and the payload.
-    for at in [offset + 1, offset + 5, offset + 9, offset + 16 + len as u64 / 2] {
+    for at in [
+        offset + 1,
+        offset + 5,
+        offset + 9,
+        offset + 16 + len as u64 / 2,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(template.path(), dir.path());
         let file = &log_files(dir.path())[0];
         flip_bit(file, at, 3);
         let before = fs::read(file).unwrap();
         match recover(&recovery_config(dir.path())) {
-            Err(RecoveryError::CorruptLog { file: f, offset: o, valid_offset, .. }) => {
+            Err(RecoveryError::CorruptLog {
+                file: f,
+                offset: o,
+                valid_offset,
+                ..
+            }) => {
                 assert_eq!((&f, o), (file, offset), "flip at {at}");
                 assert_eq!(valid_offset, frames_before[3].0);
-                let msg = RecoveryError::CorruptLog { file: f, offset: o, reason: String::new(), valid_file: file.clone(), valid_offset }.to_string();
-                assert!(msg.contains(&format!("offset {offset}")) && msg.contains("log.1"), "{msg}");
+                let msg = RecoveryError::CorruptLog {
+                    file: f,
+                    offset: o,
+                    reason: String::new(),
+                    valid_file: file.clone(),
+                    valid_offset,
+                }
+                .to_string();
+                assert!(
+                    msg.contains(&format!("offset {offset}")) && msg.contains("log.1"),
+                    "{msg}"
+                );
             }
             other => panic!("flip at {at}: {:?}", other.map(|r| r.records_to_replay)),
         }
-        assert_eq!(fs::read(file).unwrap(), before, "a refused recovery changes nothing");
+        assert_eq!(
+            fs::read(file).unwrap(),
+            before,
+            "a refused recovery changes nothing"
+        );
     }
 }
 
@@ -101,7 +133,12 @@ fn a_bit_flip_in_the_last_record_is_a_torn_tail() {
     let tail = recovered.torn_tail.unwrap();
     assert_eq!(tail.offset, offset);
     assert!(tail.reason.contains("CRC"), "{}", tail.reason);
-    assert!(fs::read(file).unwrap()[offset as usize..].iter().all(|&b| b == 0), "tail zeroed");
+    assert!(
+        fs::read(file).unwrap()[offset as usize..]
+            .iter()
+            .all(|&b| b == 0),
+        "tail zeroed"
+    );
 }
 
 #[test]
@@ -118,7 +155,13 @@ fn damage_in_an_earlier_file_with_later_records_is_refused() {
     let (offset, _, _) = *frames(&files[0]).last().unwrap();
     flip_bit(&files[0], offset + 20, 1);
     match recover(&recovery_config(tmp.path())) {
-        Err(RecoveryError::CorruptLog { file, offset: o, valid_file, valid_offset, .. }) => {
+        Err(RecoveryError::CorruptLog {
+            file,
+            offset: o,
+            valid_file,
+            valid_offset,
+            ..
+        }) => {
             assert_eq!((&file, o), (&files[0], offset));
             assert_eq!((&valid_file, valid_offset), (&files[1], HEADER_LEN as u64));
         }
@@ -159,7 +202,10 @@ fn a_new_file_whose_first_record_never_landed_is_removed() {
 }
 
 fn snapshot_at(dir: &Path, zxid: u64) {
-    write_snapshot(dir, 0, zxid, |w| w.write_all(format!("tree at {zxid}").as_bytes())).unwrap();
+    write_snapshot(dir, 0, zxid, |w| {
+        w.write_all(format!("tree at {zxid}").as_bytes())
+    })
+    .unwrap();
 }
 
 #[test]
@@ -168,11 +214,19 @@ fn a_corrupt_snapshot_falls_back_to_the_older_one() {
     for z in [10, 20, 30] {
         snapshot_at(dir.path(), z);
     }
-    let newest = list_snapshots(dir.path()).unwrap().last().unwrap().1.clone();
+    let newest = list_snapshots(dir.path())
+        .unwrap()
+        .last()
+        .unwrap()
+        .1
+        .clone();
     flip_bit(&newest, 60, 2);
     let (recovered, records) = recover_all(dir.path());
     let snapshot = recovered.snapshot.as_ref().unwrap();
-    assert_eq!((snapshot.zxid(), snapshot.content()), (20, &b"tree at 20"[..]));
+    assert_eq!(
+        (snapshot.zxid(), snapshot.content()),
+        (20, &b"tree at 20"[..])
+    );
     assert_eq!(recovered.skipped_snapshots.len(), 1);
     assert_eq!(recovered.skipped_snapshots[0].path, newest);
     assert_eq!(records, expected(21..=40));
@@ -181,7 +235,10 @@ fn a_corrupt_snapshot_falls_back_to_the_older_one() {
     for (_, path) in list_snapshots(dir.path()).unwrap() {
         flip_bit(&path, 50, 0);
     }
-    assert!(matches!(recover(&recovery_config(dir.path())), Err(RecoveryError::NoValidSnapshot { count: 3, .. })));
+    assert!(matches!(
+        recover(&recovery_config(dir.path())),
+        Err(RecoveryError::NoValidSnapshot { count: 3, .. })
+    ));
 }
 
 #[test]
@@ -211,14 +268,23 @@ fn purge_keeps_what_recovery_needs() {
     let logs_before = log_files(tmp.path()).len();
     let plan = purge(tmp.path(), tmp.path(), 1).unwrap();
     assert_eq!(plan.retain, 3);
-    let kept: Vec<_> = list_snapshots(tmp.path()).unwrap().iter().map(|s| s.0).collect();
+    let kept: Vec<_> = list_snapshots(tmp.path())
+        .unwrap()
+        .iter()
+        .map(|s| s.0)
+        .collect();
     assert_eq!(kept, vec![160, 210, 260]);
     assert!(!plan.logs.is_empty() && log_files(tmp.path()).len() < logs_before);
     let (recovered, records) = recover_all(tmp.path());
     assert_eq!(recovered.snapshot_zxid(), Some(260));
     assert_eq!(records, expected(261..=300));
     // Recovery from the oldest kept snapshot also has every record after it.
-    for (z, path) in list_snapshots(tmp.path()).unwrap().into_iter().rev().take(2) {
+    for (z, path) in list_snapshots(tmp.path())
+        .unwrap()
+        .into_iter()
+        .rev()
+        .take(2)
+    {
         assert!(z > 160);
         fs::remove_file(path).unwrap();
     }
@@ -238,7 +304,13 @@ fn a_snapshot_older_than_every_log_is_a_gap() {
     drop(log);
     snapshot_at(tmp.path(), 3);
     fs::remove_file(&log_files(tmp.path())[0]).unwrap();
-    assert!(matches!(recover(&recovery_config(tmp.path())), Err(RecoveryError::Gap { snapshot_zxid: 3, .. })));
+    assert!(matches!(
+        recover(&recovery_config(tmp.path())),
+        Err(RecoveryError::Gap {
+            snapshot_zxid: 3,
+            ..
+        })
+    ));
 }
 
 #[test]

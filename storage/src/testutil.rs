@@ -21,12 +21,20 @@ pub fn config(dir: &Path, file_size: u64) -> LogConfig {
 /// A deterministic payload whose length varies with the zxid.
 pub fn payload(zxid: Zxid) -> Vec<u8> {
     let len = (zxid as usize * 37) % 200 + 1;
-    (0..len).map(|i| (zxid as u8).wrapping_mul(31).wrapping_add(i as u8) | 1).collect()
+    (0..len)
+        .map(|i| (zxid as u8).wrapping_mul(31).wrapping_add(i as u8) | 1)
+        .collect()
 }
 
 pub fn append(log: &mut TxnLog, zxids: std::ops::RangeInclusive<Zxid>) {
     let payloads: Vec<_> = zxids.map(|z| (z, payload(z))).collect();
-    let records: Vec<_> = payloads.iter().map(|(z, p)| Record { zxid: *z, payload: p }).collect();
+    let records: Vec<_> = payloads
+        .iter()
+        .map(|(z, p)| Record {
+            zxid: *z,
+            payload: p,
+        })
+        .collect();
     log.append(&records).unwrap();
 }
 
@@ -67,7 +75,12 @@ pub fn log_files(dir: &Path) -> Vec<PathBuf> {
 
 /// (offset, zxid, payload length) of every frame of a file.
 pub fn frames(path: &Path) -> Vec<(u64, Zxid, u32)> {
-    dump_log(path, MAX_RECORD).unwrap().records.iter().map(|r| (r.offset, r.zxid, r.payload_len)).collect()
+    dump_log(path, MAX_RECORD)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| (r.offset, r.zxid, r.payload_len))
+        .collect()
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {

@@ -16,7 +16,9 @@ pub struct VolatileLog {
 
 impl Default for VolatileLog {
     fn default() -> VolatileLog {
-        VolatileLog { state: FlushState::new() }
+        VolatileLog {
+            state: FlushState::new(),
+        }
     }
 }
 
@@ -40,7 +42,9 @@ impl VolatileLog {
 
     /// As [`crate::log::TxnLog::begin_flush`]; the ticket syncs nothing.
     pub fn begin_flush(&mut self) -> Option<FlushTicket> {
-        self.state.can_begin().then(|| self.state.begin(Vec::new(), None, false))
+        self.state
+            .can_begin()
+            .then(|| self.state.begin(Vec::new(), None, false))
     }
 
     pub fn complete_flush(&mut self, proof: Synced) -> Result<DurableBatches, FlushError> {
@@ -82,7 +86,11 @@ mod tests {
         let ticket = log.begin_flush().expect("two batches to flush");
         log.append(1);
         assert!(log.begin_flush().is_none(), "one ticket at a time");
-        let done: Vec<_> = log.complete_flush(ticket.sync_blocking().unwrap()).unwrap().map(|d| *d.get()).collect();
+        let done: Vec<_> = log
+            .complete_flush(ticket.sync_blocking().unwrap())
+            .unwrap()
+            .map(|d| *d.get())
+            .collect();
         assert_eq!(done, vec![BatchId(0), BatchId(1)]);
         let ticket = log.begin_flush().expect("the third batch");
         assert_eq!(ticket.batches(), 2..3);

@@ -90,7 +90,12 @@ impl FlushState {
         self.in_flight.is_none() && self.next_batch > self.durable_end && self.check().is_ok()
     }
 
-    pub fn begin(&mut self, files: Vec<(PathBuf, Arc<File>)>, dir: Option<(PathBuf, Arc<File>)>, force_sync: bool) -> FlushTicket {
+    pub fn begin(
+        &mut self,
+        files: Vec<(PathBuf, Arc<File>)>,
+        dir: Option<(PathBuf, Arc<File>)>,
+        force_sync: bool,
+    ) -> FlushTicket {
         assert!(self.can_begin(), "begin_flush without can_begin");
         self.in_flight = Some(self.next_batch);
         FlushTicket {
@@ -107,7 +112,10 @@ impl FlushState {
 
     pub fn complete(&mut self, proof: Synced) -> Result<DurableBatches, FlushError> {
         self.check()?;
-        if proof.log_id != self.id || Some(proof.end) != self.in_flight || proof.from != self.durable_end {
+        if proof.log_id != self.id
+            || Some(proof.end) != self.in_flight
+            || proof.from != self.durable_end
+        {
             return Err(FlushError::ForeignProof);
         }
         self.in_flight = None;
@@ -118,7 +126,10 @@ impl FlushState {
     /// The volatile log's immediate flush of everything up to `batch`.
     pub fn flush_now(&mut self, batch: u64) -> DurableBatches {
         assert!(batch < self.next_batch, "flush of a batch never appended");
-        assert!(batch >= self.durable_end, "batches are flushed in order, once");
+        assert!(
+            batch >= self.durable_end,
+            "batches are flushed in order, once"
+        );
         assert!(self.in_flight.is_none(), "flush while a ticket is out");
         let from = self.durable_end;
         self.durable_end = batch + 1;
@@ -199,12 +210,20 @@ impl FlushTicket {
     fn fail(&mut self, path: PathBuf, source: io::Error) -> FlushError {
         self.done = true;
         self.shared.poisoned.store(true, Ordering::Release);
-        FlushError::Sync(IoError { path, op: "fdatasync", source })
+        FlushError::Sync(IoError {
+            path,
+            op: "fdatasync",
+            source,
+        })
     }
 
     fn proof(&mut self) -> Synced {
         self.done = true;
-        Synced { log_id: self.log_id, from: self.from, end: self.end }
+        Synced {
+            log_id: self.log_id,
+            from: self.from,
+            end: self.end,
+        }
     }
 }
 

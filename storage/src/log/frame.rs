@@ -134,7 +134,10 @@ pub enum BadFrame {
     Partial,
     /// The length field exceeds the record bound.
     TooLarge(u32),
-    Crc { stored: u32, computed: u32 },
+    Crc {
+        stored: u32,
+        computed: u32,
+    },
     ZeroZxid,
 }
 
@@ -144,7 +147,10 @@ impl fmt::Display for BadFrame {
             BadFrame::Partial => write!(f, "partial frame at the end of the file"),
             BadFrame::TooLarge(len) => write!(f, "length field {len} exceeds the record bound"),
             BadFrame::Crc { stored, computed } => {
-                write!(f, "CRC mismatch (stored {stored:#010x}, computed {computed:#010x})")
+                write!(
+                    f,
+                    "CRC mismatch (stored {stored:#010x}, computed {computed:#010x})"
+                )
             }
             BadFrame::ZeroZxid => write!(f, "frame with zxid 0"),
         }
@@ -226,12 +232,22 @@ mod tests {
         encode_frame(&mut buf[..n], 9, b"hello");
         assert_eq!(
             read_frame(&buf, 0, 100),
-            Frame::Record { zxid: 9, payload: b"hello", next: 24 }
+            Frame::Record {
+                zxid: 9,
+                payload: b"hello",
+                next: 24
+            }
         );
         assert_eq!(read_frame(&buf, 24, 100), Frame::Zeros);
         assert_eq!(read_frame(&buf, 0, 4), Frame::Bad(BadFrame::TooLarge(5)));
-        assert_eq!(read_frame(&buf[..20], 0, 100), Frame::Bad(BadFrame::Partial));
+        assert_eq!(
+            read_frame(&buf[..20], 0, 100),
+            Frame::Bad(BadFrame::Partial)
+        );
         buf[17] ^= 0x10;
-        assert!(matches!(read_frame(&buf, 0, 100), Frame::Bad(BadFrame::Crc { .. })));
+        assert!(matches!(
+            read_frame(&buf, 0, 100),
+            Frame::Bad(BadFrame::Crc { .. })
+        ));
     }
 }

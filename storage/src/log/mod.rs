@@ -19,16 +19,16 @@
 //! - any I/O failure poisons the log: nothing more is accepted, the server
 //!   must restart and recover.
 
-pub mod frame;
 pub mod flush;
+pub mod frame;
 pub mod scan;
 mod segment;
 
 use crate::durable::{BatchId, DurableBatches};
 use crate::fsutil::{self, io_err, IoError};
 use crate::Zxid;
-pub use flush::{FlushError, FlushTicket, Synced};
 use flush::FlushState;
+pub use flush::{FlushError, FlushTicket, Synced};
 use frame::{frame_len, LogHeader, HEADER_LEN};
 use segment::{Segment, PAGE};
 use std::fs::{self, File, OpenOptions};
@@ -153,7 +153,10 @@ impl SparePlan {
     fn new(dir: &Path, size: u64) -> SparePlan {
         let n = NEXT_SPARE.fetch_add(1, Ordering::Relaxed);
         let name = format!("prealloc.{}.{n}.tmp", std::process::id());
-        SparePlan { path: dir.join(name), size }
+        SparePlan {
+            path: dir.join(name),
+            size,
+        }
     }
 
     /// Creates the file and writes `size` zeros in 4 KiB writes, then fsyncs.
@@ -168,7 +171,12 @@ impl SparePlan {
         fsutil::zero_fill(&file, 0, size).map_err(io_err(&path, "preallocate"))?;
         file.sync_all().map_err(io_err(&path, "fsync"))?;
         let len = file.metadata().map_err(io_err(&path, "stat"))?.len();
-        assert_eq!(len, size, "preallocated {} to the wrong size", path.display());
+        assert_eq!(
+            len,
+            size,
+            "preallocated {} to the wrong size",
+            path.display()
+        );
         Ok(Spare { path, file })
     }
 }
@@ -225,8 +233,13 @@ impl TxnLog {
             .write(true)
             .open(path)
             .map_err(io_err(path, "open"))?;
-        let segment = Segment::map(path.clone(), file, end.offset as usize, self.cfg.prefault_bytes)
-            .map_err(io_err(path, "mmap"))?;
+        let segment = Segment::map(
+            path.clone(),
+            file,
+            end.offset as usize,
+            self.cfg.prefault_bytes,
+        )
+        .map_err(io_err(path, "mmap"))?;
         self.active = Some(segment);
         self.last_zxid = Some(end.last_zxid);
         Ok(())
@@ -243,7 +256,9 @@ impl TxnLog {
 
     /// The file being written and the offset of the next record.
     pub fn position(&self) -> Option<(&Path, u64)> {
-        self.active.as_ref().map(|s| (s.path.as_path(), s.pos() as u64))
+        self.active
+            .as_ref()
+            .map(|s| (s.path.as_path(), s.pos() as u64))
     }
 
     /// Appends one batch (possibly empty) and returns its id. Nothing of it
@@ -268,16 +283,26 @@ impl TxnLog {
                 return Err(LogError::ZeroZxid);
             }
             if let Some(prev) = previous.filter(|&p| r.zxid <= p) {
-                return Err(LogError::ZxidOrder { zxid: r.zxid, previous: prev });
+                return Err(LogError::ZxidOrder {
+                    zxid: r.zxid,
+                    previous: prev,
+                });
             }
             if r.payload.len() > self.cfg.max_record_bytes {
-                return Err(LogError::RecordTooLarge { zxid: r.zxid, len: r.payload.len(), max: self.cfg.max_record_bytes });
+                return Err(LogError::RecordTooLarge {
+                    zxid: r.zxid,
+                    len: r.payload.len(),
+                    max: self.cfg.max_record_bytes,
+                });
             }
             previous = Some(r.zxid);
             bytes += frame_len(r.payload.len());
         }
         if bytes > self.cfg.max_batch_bytes {
-            return Err(LogError::BatchTooLarge { bytes, max: self.cfg.max_batch_bytes });
+            return Err(LogError::BatchTooLarge {
+                bytes,
+                max: self.cfg.max_batch_bytes,
+            });
         }
         Ok(())
     }
@@ -305,7 +330,10 @@ impl TxnLog {
         let spare = match self.spare.take() {
             Some(spare) => spare,
             None => {
-                tracing::warn!(bytes = self.cfg.file_size, "no spare log file ready: preallocating on the appending thread");
+                tracing::warn!(
+                    bytes = self.cfg.file_size,
+                    "no spare log file ready: preallocating on the appending thread"
+                );
                 SparePlan::new(&self.dir, self.cfg.file_size).build()?
             }
         };
@@ -318,7 +346,11 @@ impl TxnLog {
         self.dir_dirty = true;
         let mut segment = Segment::map(path.clone(), spare.file, 0, self.cfg.prefault_bytes)
             .map_err(io_err(&path, "mmap"))?;
-        segment.write_header(&LogHeader::new(self.cfg.db_id, first_zxid, segment.len() as u64));
+        segment.write_header(&LogHeader::new(
+            self.cfg.db_id,
+            first_zxid,
+            segment.len() as u64,
+        ));
         self.active = Some(segment);
         Ok(())
     }
@@ -335,7 +367,10 @@ impl TxnLog {
 
     /// Hands over a built spare (from [`TxnLog::spare_wanted`]).
     pub fn install_spare(&mut self, spare: Spare) {
-        assert!(spare.path.starts_with(&self.dir), "spare from another directory");
+        assert!(
+            spare.path.starts_with(&self.dir),
+            "spare from another directory"
+        );
         if let Some(old) = self.spare.replace(spare) {
             let _ = fs::remove_file(&old.path);
         }
@@ -360,7 +395,8 @@ impl TxnLog {
             files.push((active.path.clone(), active.file.clone()));
             self.active_dirty = false;
         }
-        let dir = std::mem::take(&mut self.dir_dirty).then(|| (self.dir.clone(), self.dir_file.clone()));
+        let dir =
+            std::mem::take(&mut self.dir_dirty).then(|| (self.dir.clone(), self.dir_file.clone()));
         Some(self.state.begin(files, dir, self.cfg.force_sync))
     }
 
@@ -372,7 +408,10 @@ impl TxnLog {
     /// begin + blocking sync + complete, on the calling thread (tools,
     /// tests, benches). Empty when nothing was appended since the last flush.
     pub fn flush_blocking(&mut self) -> Result<DurableBatches, LogError> {
-        assert!(!self.flush_in_flight(), "flush_blocking while a ticket is out");
+        assert!(
+            !self.flush_in_flight(),
+            "flush_blocking while a ticket is out"
+        );
         self.state.check()?;
         match self.begin_flush() {
             Some(ticket) => {

@@ -61,7 +61,11 @@ pub fn scan_records(buf: &[u8], start: usize, previous: Option<Zxid>, max_payloa
         match read_frame(buf, pos, max_payload) {
             Frame::Record { zxid, next, .. } => {
                 if let Some(prev) = last.filter(|&prev| zxid <= prev) {
-                    break Stop::ZxidOrder { offset: pos, zxid, previous: prev };
+                    break Stop::ZxidOrder {
+                        offset: pos,
+                        zxid,
+                        previous: prev,
+                    };
                 }
                 first.get_or_insert(zxid);
                 last = Some(zxid);
@@ -77,25 +81,49 @@ pub fn scan_records(buf: &[u8], start: usize, previous: Option<Zxid>, max_payloa
             Frame::Bad(bad) => break classify(buf, pos, bad.to_string(), last, max_payload),
         }
     };
-    Scan { records, first_zxid: first, last_zxid: last, end: pos, stop }
+    Scan {
+        records,
+        first_zxid: first,
+        last_zxid: last,
+        end: pos,
+        stop,
+    }
 }
 
-fn classify(buf: &[u8], offset: usize, reason: String, last: Option<Zxid>, max_payload: usize) -> Stop {
+fn classify(
+    buf: &[u8],
+    offset: usize,
+    reason: String,
+    last: Option<Zxid>,
+    max_payload: usize,
+) -> Stop {
     match find_valid_after(buf, offset + FRAME_ALIGN, last, max_payload) {
-        Some(valid_at) => Stop::CorruptBeforeValid { offset, reason, valid_at },
-        None => Stop::Torn { offset, garbage_end: nonzero_end(buf).max(offset), reason },
+        Some(valid_at) => Stop::CorruptBeforeValid {
+            offset,
+            reason,
+            valid_at,
+        },
+        None => Stop::Torn {
+            offset,
+            garbage_end: nonzero_end(buf).max(offset),
+            reason,
+        },
     }
 }
 
 /// The first offset at or after `from` (8-aligned) holding a valid record
 /// whose zxid follows `last`.
-pub fn find_valid_after(buf: &[u8], from: usize, last: Option<Zxid>, max_payload: usize) -> Option<usize> {
+pub fn find_valid_after(
+    buf: &[u8],
+    from: usize,
+    last: Option<Zxid>,
+    max_payload: usize,
+) -> Option<usize> {
     let mut q = (from + FRAME_ALIGN - 1) & !(FRAME_ALIGN - 1);
     while q + FRAME_HEADER_LEN <= buf.len() {
         let zxid = u64_at(buf, q + 8);
-        let plausible = zxid != 0
-            && last.map_or(true, |l| zxid > l)
-            && u32_at(buf, q) as usize <= max_payload;
+        let plausible =
+            zxid != 0 && last.map_or(true, |l| zxid > l) && u32_at(buf, q) as usize <= max_payload;
         if plausible && matches!(read_frame(buf, q, max_payload), Frame::Record { .. }) {
             return Some(q);
         }
@@ -126,7 +154,10 @@ mod tests {
     fn clean_torn_and_corrupt_are_told_apart() {
         let (mut buf, at) = file(&[(1, b"a"), (2, b"bb"), (3, b"ccc")], 256);
         let s = scan_records(&buf, 0, None, 100);
-        assert_eq!((s.records, s.last_zxid, s.stop.clone()), (3, Some(3), Stop::Clean));
+        assert_eq!(
+            (s.records, s.last_zxid, s.stop.clone()),
+            (3, Some(3), Stop::Clean)
+        );
 
         let mut torn = buf.clone();
         torn[at[2] + 17] ^= 1;
@@ -150,7 +181,14 @@ mod tests {
     fn zxids_must_increase() {
         let (buf, at) = file(&[(5, b"a"), (5, b"b")], 128);
         let s = scan_records(&buf, 0, None, 100);
-        assert_eq!(s.stop, Stop::ZxidOrder { offset: at[1], zxid: 5, previous: 5 });
+        assert_eq!(
+            s.stop,
+            Stop::ZxidOrder {
+                offset: at[1],
+                zxid: 5,
+                previous: 5
+            }
+        );
         let s = scan_records(&buf, 0, Some(7), 100);
         assert!(matches!(s.stop, Stop::ZxidOrder { offset: 0, .. }));
     }
@@ -158,7 +196,9 @@ mod tests {
     impl Scan {
         fn stop_reason(&self) -> String {
             match &self.stop {
-                Stop::CorruptBeforeValid { reason, .. } | Stop::Torn { reason, .. } => reason.clone(),
+                Stop::CorruptBeforeValid { reason, .. } | Stop::Torn { reason, .. } => {
+                    reason.clone()
+                }
                 _ => String::new(),
             }
         }

@@ -32,7 +32,11 @@ impl Segment {
     pub fn map(path: PathBuf, file: File, pos: usize, window: usize) -> io::Result<Segment> {
         // SAFETY: the log owns its files; nothing else writes them while it runs.
         let map = unsafe { MmapOptions::new().map_mut(&file)? };
-        assert!(pos <= map.len(), "write position {pos} past the end of {}", path.display());
+        assert!(
+            pos <= map.len(),
+            "write position {pos} past the end of {}",
+            path.display()
+        );
         let mut segment = Segment {
             path,
             file: Arc::new(file),

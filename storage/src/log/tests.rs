@@ -23,7 +23,13 @@ fn append_flush_reopen_round_trip() {
     assert_eq!(end.last_zxid, 9);
 
     let mut log = TxnLog::open(config(tmp.path(), 64 * 1024), Some(&end)).unwrap();
-    assert!(matches!(log.append(&[Record { zxid: 9, payload: b"x" }]), Err(LogError::ZxidOrder { .. })));
+    assert!(matches!(
+        log.append(&[Record {
+            zxid: 9,
+            payload: b"x"
+        }]),
+        Err(LogError::ZxidOrder { .. })
+    ));
     append(&mut log, 10..=12);
     assert_eq!(log.flush_blocking().unwrap().upto(), Some(BatchId(0)));
     drop(log);
@@ -45,7 +51,10 @@ fn rolls_to_a_new_file_named_by_its_first_zxid() {
     assert!(files.len() >= 3, "{files:?}");
     for file in &files {
         let first = frames(file)[0].1;
-        assert_eq!(file.file_name().unwrap().to_str().unwrap(), format!("log.{first:x}"));
+        assert_eq!(
+            file.file_name().unwrap().to_str().unwrap(),
+            format!("log.{first:x}")
+        );
         assert_eq!(fs::metadata(file).unwrap().len(), 8192);
     }
     let (_, records) = recover_all(tmp.path());
@@ -58,18 +67,34 @@ fn preallocation_writes_real_zeros_at_full_size() {
     let size = 256 * 1024;
     let mut log = TxnLog::open(config(tmp.path(), size), None).unwrap();
     let spare = log.spare_wanted().expect("no spare yet").build().unwrap();
-    assert!(log.spare_wanted().is_none(), "one spare requested at a time");
+    assert!(
+        log.spare_wanted().is_none(),
+        "one spare requested at a time"
+    );
     let meta = fs::metadata(&spare.path).unwrap();
     assert_eq!(meta.len(), size);
-    assert!(meta.blocks() * 512 >= size, "blocks allocated, not a sparse file: {}", meta.blocks());
+    assert!(
+        meta.blocks() * 512 >= size,
+        "blocks allocated, not a sparse file: {}",
+        meta.blocks()
+    );
     assert!(fs::read(&spare.path).unwrap().iter().all(|&b| b == 0));
     log.install_spare(spare);
     append(&mut log, 1..=1);
     let (path, pos) = log.position().map(|(p, o)| (p.to_path_buf(), o)).unwrap();
-    assert_eq!(fs::metadata(&path).unwrap().len(), size, "full size before any flush");
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        size,
+        "full size before any flush"
+    );
     let bytes = fs::read(&path).unwrap();
     assert!(bytes[pos as usize..].iter().all(|&b| b == 0));
-    assert!(fsutil::list_matching(&log.dir, "prealloc.", ".tmp").unwrap().is_empty(), "spare consumed");
+    assert!(
+        fsutil::list_matching(&log.dir, "prealloc.", ".tmp")
+            .unwrap()
+            .is_empty(),
+        "spare consumed"
+    );
 }
 
 #[test]
@@ -85,11 +110,18 @@ fn group_commit_flushes_what_was_appended_before_the_ticket() {
     append(&mut log, 4..=4);
     assert!(log.begin_flush().is_none(), "one ticket at a time");
     let proof = ticket.sync_blocking().unwrap();
-    let done: Vec<_> = log.complete_flush(proof).unwrap().map(|d| d.get().0).collect();
+    let done: Vec<_> = log
+        .complete_flush(proof)
+        .unwrap()
+        .map(|d| d.get().0)
+        .collect();
     assert_eq!(done, vec![0, 1]);
     let ticket = log.begin_flush().unwrap();
     assert_eq!((ticket.batches(), ticket.sync_count()), (2..3, 1));
-    let done: Vec<_> = log.complete_flush(ticket.sync_blocking().unwrap()).unwrap().collect();
+    let done: Vec<_> = log
+        .complete_flush(ticket.sync_blocking().unwrap())
+        .unwrap()
+        .collect();
     assert_eq!(done.len(), 1);
 }
 
@@ -103,7 +135,10 @@ fn a_proof_only_completes_its_own_log() {
     append(&mut b, 1..=1);
     let proof_a = a.begin_flush().unwrap().sync_blocking().unwrap();
     let ticket_b = b.begin_flush().unwrap();
-    assert!(matches!(b.complete_flush(proof_a), Err(LogError::Flush(FlushError::ForeignProof))));
+    assert!(matches!(
+        b.complete_flush(proof_a),
+        Err(LogError::Flush(FlushError::ForeignProof))
+    ));
     b.complete_flush(ticket_b.sync_blocking().unwrap()).unwrap();
 }
 
@@ -113,7 +148,13 @@ fn an_abandoned_ticket_poisons_the_log() {
     let mut log = TxnLog::open(config(tmp.path(), 64 * 1024), None).unwrap();
     append(&mut log, 1..=1);
     drop(log.begin_flush().unwrap());
-    assert!(matches!(log.append(&[Record { zxid: 2, payload: b"x" }]), Err(LogError::Flush(FlushError::Poisoned))));
+    assert!(matches!(
+        log.append(&[Record {
+            zxid: 2,
+            payload: b"x"
+        }]),
+        Err(LogError::Flush(FlushError::Poisoned))
+    ));
     assert!(log.begin_flush().is_none());
 }
 
@@ -126,30 +167,84 @@ fn bounds_are_checked_before_anything_is_written() {
     let big = vec![1u8; MAX_RECORD + 1];
     let ok = vec![1u8; MAX_RECORD];
     let cases = [
-        (vec![Record { zxid: 2, payload: b"a" }, Record { zxid: 3, payload: &big }], "too large"),
-        (vec![Record { zxid: 2, payload: b"a" }, Record { zxid: 2, payload: b"b" }], "order"),
-        (vec![Record { zxid: 0, payload: b"a" }], "zero"),
+        (
+            vec![
+                Record {
+                    zxid: 2,
+                    payload: b"a",
+                },
+                Record {
+                    zxid: 3,
+                    payload: &big,
+                },
+            ],
+            "too large",
+        ),
+        (
+            vec![
+                Record {
+                    zxid: 2,
+                    payload: b"a",
+                },
+                Record {
+                    zxid: 2,
+                    payload: b"b",
+                },
+            ],
+            "order",
+        ),
+        (
+            vec![Record {
+                zxid: 0,
+                payload: b"a",
+            }],
+            "zero",
+        ),
     ];
     for (records, what) in cases {
         let err = log.append(&records).unwrap_err();
         let matched = match what {
             "too large" => matches!(err, LogError::RecordTooLarge { zxid: 3, .. }),
-            "order" => matches!(err, LogError::ZxidOrder { zxid: 2, previous: 2 }),
+            "order" => matches!(
+                err,
+                LogError::ZxidOrder {
+                    zxid: 2,
+                    previous: 2
+                }
+            ),
             _ => matches!(err, LogError::ZeroZxid),
         };
         assert!(matched, "{what}: {err}");
     }
-    let many: Vec<_> = (2..=100).map(|z| Record { zxid: z, payload: &ok }).collect();
-    assert!(matches!(log.append(&many), Err(LogError::BatchTooLarge { .. })));
-    assert_eq!(log.position().map(|(p, o)| (p.to_path_buf(), o)), before, "nothing written");
+    let many: Vec<_> = (2..=100)
+        .map(|z| Record {
+            zxid: z,
+            payload: &ok,
+        })
+        .collect();
+    assert!(matches!(
+        log.append(&many),
+        Err(LogError::BatchTooLarge { .. })
+    ));
+    assert_eq!(
+        log.position().map(|(p, o)| (p.to_path_buf(), o)),
+        before,
+        "nothing written"
+    );
     append(&mut log, 2..=2);
 }
 
 #[test]
 fn a_config_that_cannot_hold_a_record_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    assert!(matches!(TxnLog::open(config(tmp.path(), 1024), None), Err(LogError::Config(_))));
-    assert!(matches!(TxnLog::open(config(tmp.path(), 8000), None), Err(LogError::Config(_))));
+    assert!(matches!(
+        TxnLog::open(config(tmp.path(), 1024), None),
+        Err(LogError::Config(_))
+    ));
+    assert!(matches!(
+        TxnLog::open(config(tmp.path(), 8000), None),
+        Err(LogError::Config(_))
+    ));
 }
 
 #[test]

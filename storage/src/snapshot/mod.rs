@@ -45,17 +45,33 @@ pub enum SnapshotError {
     #[error(transparent)]
     Io(#[from] IoError),
     #[error("{}: the snapshot writer failed: {source}", path.display())]
-    Writer { path: PathBuf, #[source] source: io::Error },
+    Writer {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("{}: {len} bytes is too short for a snapshot", path.display())]
     Short { path: PathBuf, len: u64 },
     #[error("{}: bad header at offset 0: {reason}", path.display())]
     Header { path: PathBuf, reason: &'static str },
     #[error("{}: bad trailer at offset {offset}: {reason}", path.display())]
-    Trailer { path: PathBuf, offset: u64, reason: &'static str },
+    Trailer {
+        path: PathBuf,
+        offset: u64,
+        reason: &'static str,
+    },
     #[error("{}: content CRC mismatch (stored {stored:#010x}, computed {computed:#010x})", path.display())]
-    ContentCrc { path: PathBuf, stored: u32, computed: u32 },
+    ContentCrc {
+        path: PathBuf,
+        stored: u32,
+        computed: u32,
+    },
     #[error("{}: name says zxid {name_zxid:#x}, header says {header_zxid:#x}", path.display())]
-    NameMismatch { path: PathBuf, name_zxid: Zxid, header_zxid: Zxid },
+    NameMismatch {
+        path: PathBuf,
+        name_zxid: Zxid,
+        header_zxid: Zxid,
+    },
 }
 
 /// What [`write_snapshot`] produced.
@@ -124,7 +140,11 @@ pub fn decode_header(b: &[u8]) -> Result<SnapshotHeader, &'static str> {
     if format_version != SNAP_FORMAT_VERSION || u32_at(b, 12) as usize != SNAP_HEADER_LEN {
         return Err("unsupported format version");
     }
-    Ok(SnapshotHeader { format_version, db_id: u64_at(b, 16), zxid: u64_at(b, 24) })
+    Ok(SnapshotHeader {
+        format_version,
+        db_id: u64_at(b, 16),
+        zxid: u64_at(b, 24),
+    })
 }
 
 /// A writer that counts and checksums what passes through.
@@ -149,7 +169,12 @@ impl<W: Write> Write for Checksummed<W> {
 
 /// Writes `snapshot.<zxid>` atomically: `content` streams the serialised
 /// tree into the writer it is given. Blocking; run it off the sequencer.
-pub fn write_snapshot<F>(data_dir: &Path, db_id: u64, zxid: Zxid, content: F) -> Result<SnapshotWritten, SnapshotError>
+pub fn write_snapshot<F>(
+    data_dir: &Path,
+    db_id: u64,
+    zxid: Zxid,
+    content: F,
+) -> Result<SnapshotWritten, SnapshotError>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
@@ -168,26 +193,54 @@ where
     };
     fs::rename(&tmp, &path).map_err(io_err(&path, "rename snapshot to"))?;
     fsutil::fsync_dir(&dir).map_err(io_err(&dir, "fsync directory"))?;
-    Ok(SnapshotWritten { path, zxid, content_bytes, file_bytes })
+    Ok(SnapshotWritten {
+        path,
+        zxid,
+        content_bytes,
+        file_bytes,
+    })
 }
 
 fn write_tmp<F>(tmp: &Path, db_id: u64, zxid: Zxid, content: F) -> Result<(u64, u64), SnapshotError>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
-    let file = OpenOptions::new().write(true).create(true).truncate(true).open(tmp).map_err(io_err(tmp, "create"))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .map_err(io_err(tmp, "create"))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    let header = SnapshotHeader { format_version: SNAP_FORMAT_VERSION, db_id, zxid };
-    out.write_all(&encode_header(&header)).map_err(io_err(tmp, "write"))?;
-    let mut body = Checksummed { inner: out, crc: 0, len: 0 };
-    content(&mut body).map_err(|source| SnapshotError::Writer { path: tmp.to_path_buf(), source })?;
-    let Checksummed { inner: mut out, crc, len } = body;
+    let header = SnapshotHeader {
+        format_version: SNAP_FORMAT_VERSION,
+        db_id,
+        zxid,
+    };
+    out.write_all(&encode_header(&header))
+        .map_err(io_err(tmp, "write"))?;
+    let mut body = Checksummed {
+        inner: out,
+        crc: 0,
+        len: 0,
+    };
+    content(&mut body).map_err(|source| SnapshotError::Writer {
+        path: tmp.to_path_buf(),
+        source,
+    })?;
+    let Checksummed {
+        inner: mut out,
+        crc,
+        len,
+    } = body;
     let mut trailer = [0u8; SNAP_TRAILER_LEN];
     trailer[0..8].copy_from_slice(&len.to_le_bytes());
     trailer[8..12].copy_from_slice(&crc.to_le_bytes());
     trailer[16..24].copy_from_slice(&SNAP_END_MAGIC);
     out.write_all(&trailer).map_err(io_err(tmp, "write"))?;
-    let file = out.into_inner().map_err(|e| io_err(tmp, "write")(e.into_error()))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| io_err(tmp, "write")(e.into_error()))?;
     file.sync_all().map_err(io_err(tmp, "fsync"))?;
     Ok((len, len + (SNAP_HEADER_LEN + SNAP_TRAILER_LEN) as u64))
 }
@@ -197,14 +250,24 @@ pub fn read_snapshot(path: &Path) -> Result<SnapshotImage, SnapshotError> {
     let file = File::open(path).map_err(io_err(path, "open"))?;
     let len = file.metadata().map_err(io_err(path, "stat"))?.len();
     if len < (SNAP_HEADER_LEN + SNAP_TRAILER_LEN) as u64 {
-        return Err(SnapshotError::Short { path: path.to_path_buf(), len });
+        return Err(SnapshotError::Short {
+            path: path.to_path_buf(),
+            len,
+        });
     }
     // SAFETY: snapshot files are never written after their rename.
     let map = unsafe { Mmap::map(&file) }.map_err(io_err(path, "mmap"))?;
-    let header = decode_header(&map).map_err(|reason| SnapshotError::Header { path: path.to_path_buf(), reason })?;
+    let header = decode_header(&map).map_err(|reason| SnapshotError::Header {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     let trailer_at = map.len() - SNAP_TRAILER_LEN;
     let trailer = &map[trailer_at..];
-    let bad_trailer = |reason| SnapshotError::Trailer { path: path.to_path_buf(), offset: trailer_at as u64, reason };
+    let bad_trailer = |reason| SnapshotError::Trailer {
+        path: path.to_path_buf(),
+        offset: trailer_at as u64,
+        reason,
+    };
     if trailer[16..24] != SNAP_END_MAGIC {
         return Err(bad_trailer("no end magic (incomplete file)"));
     }
@@ -214,16 +277,28 @@ pub fn read_snapshot(path: &Path) -> Result<SnapshotImage, SnapshotError> {
     let stored = u32_at(trailer, 8);
     let computed = crc32c::crc32c(&map[SNAP_HEADER_LEN..trailer_at]);
     if stored != computed {
-        return Err(SnapshotError::ContentCrc { path: path.to_path_buf(), stored, computed });
+        return Err(SnapshotError::ContentCrc {
+            path: path.to_path_buf(),
+            stored,
+            computed,
+        });
     }
     let name_zxid = path
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| fsutil::parse_zxid_name(n, "snapshot"));
     if let Some(name_zxid) = name_zxid.filter(|&z| z != header.zxid) {
-        return Err(SnapshotError::NameMismatch { path: path.to_path_buf(), name_zxid, header_zxid: header.zxid });
+        return Err(SnapshotError::NameMismatch {
+            path: path.to_path_buf(),
+            name_zxid,
+            header_zxid: header.zxid,
+        });
     }
-    Ok(SnapshotImage { path: path.to_path_buf(), header, map })
+    Ok(SnapshotImage {
+        path: path.to_path_buf(),
+        header,
+        map,
+    })
 }
 
 #[cfg(test)]
@@ -243,8 +318,15 @@ mod tests {
         assert_eq!(w.content_bytes, 8);
         assert_eq!(fs::metadata(&w.path).unwrap().len(), w.file_bytes);
         let image = read_snapshot(&w.path).unwrap();
-        assert_eq!((image.zxid(), image.header.db_id, image.content()), (0x2a, 3, &b"the tree"[..]));
-        assert!(fsutil::list_matching(&snapshot_dir(tmp.path()), "snapshot", ".tmp").unwrap().is_empty());
+        assert_eq!(
+            (image.zxid(), image.header.db_id, image.content()),
+            (0x2a, 3, &b"the tree"[..])
+        );
+        assert!(
+            fsutil::list_matching(&snapshot_dir(tmp.path()), "snapshot", ".tmp")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -255,7 +337,11 @@ mod tests {
         for (at, kind) in [(3u64, "header"), (500, "crc"), (file_len - 1, "trailer")] {
             let copy = tmp.path().join("copy");
             fs::copy(&w.path, &copy).unwrap();
-            let f = OpenOptions::new().read(true).write(true).open(&copy).unwrap();
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&copy)
+                .unwrap();
             let mut b = [0u8];
             f.read_exact_at(&mut b, at).unwrap();
             f.write_all_at(&[b[0] ^ 0x40], at).unwrap();
@@ -269,7 +355,10 @@ mod tests {
         }
         let f = OpenOptions::new().write(true).open(&w.path).unwrap();
         f.set_len(file_len - 10).unwrap();
-        assert!(matches!(read_snapshot(&w.path), Err(SnapshotError::Trailer { .. })));
+        assert!(matches!(
+            read_snapshot(&w.path),
+            Err(SnapshotError::Trailer { .. })
+        ));
     }
 
     #[test]
@@ -281,6 +370,9 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, SnapshotError::Writer { .. }), "{err}");
-        assert!(fs::read_dir(snapshot_dir(tmp.path())).unwrap().next().is_none());
+        assert!(fs::read_dir(snapshot_dir(tmp.path()))
+            .unwrap()
+            .next()
+            .is_none());
     }
 }

@@ -41,7 +41,8 @@ impl SnapTrigger {
     pub fn on_txn(&mut self, bytes: u64) -> bool {
         self.count += 1;
         self.bytes += bytes;
-        let due = self.count > self.count_threshold || (self.size_limit > 0 && self.bytes > self.bytes_threshold);
+        let due = self.count > self.count_threshold
+            || (self.size_limit > 0 && self.bytes > self.bytes_threshold);
         if due {
             self.count = 0;
             self.bytes = 0;
@@ -60,7 +61,10 @@ impl SnapTrigger {
         self.count_threshold = half + self.next_random() % half.max(1);
         let half_size = self.size_limit / 2;
         self.bytes_threshold = half_size + self.next_random() % half_size.max(1);
-        assert!(self.count_threshold < self.snap_count.max(2), "threshold within snapCount");
+        assert!(
+            self.count_threshold < self.snap_count.max(2),
+            "threshold within snapCount"
+        );
     }
 
     /// splitmix64.
@@ -88,7 +92,11 @@ mod tests {
         assert!(gaps.iter().all(|&g| (501..=1000).contains(&g)), "{gaps:?}");
         assert!(gaps.iter().any(|&g| g != gaps[0]), "randomised");
         let mut again = SnapTrigger::new(1000, 0, 42);
-        assert_eq!(txns_until_due(&mut again, 100), gaps[0], "deterministic from the seed");
+        assert_eq!(
+            txns_until_due(&mut again, 100),
+            gaps[0],
+            "deterministic from the seed"
+        );
     }
 
     #[test]
