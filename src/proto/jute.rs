@@ -11,9 +11,12 @@
 //! - a length or count is checked against the bytes that remain *before*
 //!   anything is allocated, so a hostile 4-byte length cannot make us
 //!   allocate more than the frame we already hold;
-//! - null (`-1`) buffers, strings and vectors decode as empty values, because
-//!   the shared types have no null; ZooKeeper answers a null path exactly as an
-//!   empty one (`BadArguments`), so nothing observable changes. Other negative
+//! - null (`-1`) strings and vectors, and buffers read with [`Reader::read_bytes`],
+//!   decode as empty values, because those shared types have no null;
+//!   ZooKeeper answers a null path exactly as an empty one (`BadArguments`),
+//!   so nothing observable changes. Node data is the exception: null data is
+//!   stored and answered as null, so it is read with
+//!   [`Reader::read_buffer_opt`] (see `records::read_data`). Other negative
 //!   lengths are errors;
 //! - a boolean byte is true when non-zero, as Java's `readBoolean`.
 
@@ -226,6 +229,14 @@ impl<'a> Writer<'a> {
         self
     }
 
+    /// A `buffer` that may be null (-1).
+    pub fn buffer_opt(&mut self, b: Option<&[u8]>) -> &mut Self {
+        match b {
+            Some(b) => self.buffer(b),
+            None => self.i32(-1),
+        }
+    }
+
     pub fn ustring(&mut self, s: &str) -> &mut Self {
         self.buffer(s.as_bytes())
     }
@@ -313,6 +324,20 @@ mod tests {
         assert_eq!(Reader::new(&neg).read_ustring().as_deref(), Ok(""));
         assert_eq!(Reader::new(&neg).read_bytes(), Ok(Bytes::new()));
         assert_eq!(Reader::new(&neg).read_string_vec(), Ok(vec![]));
+        assert_eq!(Reader::new(&neg).read_buffer_opt(), Ok(None));
+    }
+
+    #[test]
+    fn null_buffer_is_written_as_minus_one() {
+        let mut out = BytesMut::new();
+        Writer::new(&mut out)
+            .buffer_opt(None)
+            .buffer_opt(Some(b""))
+            .buffer_opt(Some(b"z"));
+        assert_eq!(
+            &out[..],
+            &[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, b'z']
+        );
     }
 
     #[test]

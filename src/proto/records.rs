@@ -1,12 +1,15 @@
-//! Jute encodings of the records shared by requests and replies: `Stat`,
-//! `ACL`/`Id`, `ClientInfo`, `WatcherEvent`, `MultiHeader`, and the numbered
+//! Jute encodings of the records shared by requests and replies: node data
+//! (a `buffer` that keeps null), `Stat`, `ACL`/`Id`, `ClientInfo`, `WatcherEvent`, `MultiHeader`, and the numbered
 //! enums (error codes, event types, keeper states) read off the wire.
 //!
 //! Field order and widths follow `zookeeper.jute` exactly; each `read_*` here
 //! is the inverse of its `write_*`, which the proptests check.
 
 use super::jute::{DecodeError, Reader, Result, Writer};
-use super::types::{Acl, ClientInfo, ErrorCode, EventType, Id, KeeperState, Stat, WatcherEvent};
+use super::types::{
+    Acl, ClientInfo, ErrorCode, EventType, Id, KeeperState, NodeData, Stat, WatcherEvent,
+};
+use bytes::Bytes;
 
 /// Encoded size of a `Stat`: 6 longs and 5 ints.
 pub const STAT_LEN: usize = 6 * 8 + 5 * 4;
@@ -16,6 +19,20 @@ pub const MIN_ACL: usize = 12;
 pub const MIN_CLIENT_INFO: usize = 8;
 /// Encoded size of a `MultiHeader`: type, done, err.
 pub const MULTI_HEADER_LEN: usize = 9;
+
+/// Node data: a null buffer (length -1) is written as null, as
+/// `BinaryOutputArchive.writeBuffer` does.
+pub fn write_data(w: &mut Writer<'_>, d: &NodeData) {
+    w.buffer_opt(d.as_bytes().map(|b| &b[..]));
+}
+
+/// Node data: length -1 reads as [`NodeData::NULL`], as
+/// `BinaryInputArchive.readBuffer` returns null.
+pub fn read_data(r: &mut Reader<'_>) -> Result<NodeData> {
+    Ok(NodeData::from(
+        r.read_buffer_opt()?.map(Bytes::copy_from_slice),
+    ))
+}
 
 pub fn write_stat(w: &mut Writer<'_>, s: &Stat) {
     w.i64(s.czxid)
@@ -174,6 +191,22 @@ mod tests {
             data_length: 9,
             num_children: 10,
             pzxid: 11,
+        }
+    }
+
+    #[test]
+    fn node_data_keeps_null_apart_from_empty() {
+        for (d, wire) in [
+            (NodeData::NULL, &[0xff, 0xff, 0xff, 0xff][..]),
+            (NodeData::empty(), &[0, 0, 0, 0][..]),
+            (NodeData::from_static(b"a"), &[0, 0, 0, 1, b'a'][..]),
+        ] {
+            let mut out = BytesMut::new();
+            write_data(&mut Writer::new(&mut out), &d);
+            assert_eq!(&out[..], wire);
+            let mut r = Reader::new(&out);
+            assert_eq!(read_data(&mut r), Ok(d));
+            assert_eq!(r.finish(), Ok(()));
         }
     }
 

@@ -407,5 +407,96 @@ pub mod xid {
     pub const SET_WATCHES: i32 = -8;
 }
 
-/// Node data is reference counted so a published tree version shares it.
-pub type Data = Bytes;
+/// A znode's data, which ZooKeeper keeps as a `byte[]` that may be null.
+///
+/// Null and empty are different values on the wire (jute `buffer` length -1
+/// versus 0) and to clients: zkCli's `create /x` with no data sends null, and
+/// `get /x` then prints `null`, where an empty value prints an empty line.
+/// ZooKeeper stores and answers exactly what it was given, so Warden keeps the
+/// distinction from decode to reply. Wherever ZooKeeper measures data
+/// (`Stat.dataLength`, `approximateDataSize`, quotas) it counts null as 0
+/// bytes, which is what [`NodeData::len`] returns.
+///
+/// The bytes are reference counted so a published tree version shares them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeData(Option<Bytes>);
+
+impl NodeData {
+    /// Null data (jute length -1).
+    pub const NULL: NodeData = NodeData(None);
+
+    /// Empty, non-null data (jute length 0).
+    pub const fn empty() -> NodeData {
+        NodeData(Some(Bytes::new()))
+    }
+
+    pub const fn from_static(b: &'static [u8]) -> NodeData {
+        NodeData(Some(Bytes::from_static(b)))
+    }
+
+    pub fn copy_from_slice(b: &[u8]) -> NodeData {
+        NodeData(Some(Bytes::copy_from_slice(b)))
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Length in bytes, 0 for null (ZooKeeper's `data == null ? 0 : data.length`).
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// True for null and for empty data.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes, `None` when null.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        self.0.as_ref()
+    }
+
+    /// The bytes, with null read as empty (for callers that do not care).
+    pub fn as_slice(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or_default()
+    }
+
+    pub fn into_option(self) -> Option<Bytes> {
+        self.0
+    }
+}
+
+impl From<Bytes> for NodeData {
+    fn from(b: Bytes) -> NodeData {
+        NodeData(Some(b))
+    }
+}
+
+impl From<Option<Bytes>> for NodeData {
+    fn from(b: Option<Bytes>) -> NodeData {
+        NodeData(b)
+    }
+}
+
+impl From<Vec<u8>> for NodeData {
+    fn from(v: Vec<u8>) -> NodeData {
+        NodeData(Some(Bytes::from(v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_data_is_distinct_from_empty_and_measures_zero() {
+        assert!(NodeData::NULL.is_null());
+        assert!(!NodeData::empty().is_null());
+        assert_ne!(NodeData::NULL, NodeData::empty());
+        assert_eq!(NodeData::NULL.len(), 0);
+        assert_eq!(NodeData::NULL.as_slice(), b"");
+        assert_eq!(NodeData::from_static(b"abc").len(), 3);
+        assert_eq!(NodeData::from(None), NodeData::NULL);
+    }
+}
