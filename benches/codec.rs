@@ -1,11 +1,11 @@
 //! Micro-benchmarks of the jute codec on the hot paths: decoding a getData
 //! request, encoding a getData reply (1 KiB + Stat), a setData round trip.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use warden::proto::requests::{PathWatchRequest, Request, RequestHeader, SetDataRequest};
 use warden::proto::responses::{ReplyHeader, Response};
-use warden::proto::types::{OpCode, Stat};
+use warden::proto::types::{NodeData, OpCode, Stat};
 use warden::proto::{decode_reply, decode_request, encode_reply, encode_request};
 
 fn get_data_frame() -> BytesMut {
@@ -37,7 +37,7 @@ fn encode_get_data_reply(c: &mut Criterion) {
         data_length: 1024,
         ..Stat::default()
     };
-    let body = Response::GetData(Bytes::from(vec![7u8; 1024]), stat);
+    let body = Response::GetData(NodeData::from(vec![7u8; 1024]), stat);
     let mut out = BytesMut::with_capacity(4096);
     c.bench_function("encode getData reply 1KiB", |b| {
         b.iter(|| {
@@ -51,7 +51,7 @@ fn encode_get_data_reply(c: &mut Criterion) {
 fn set_data_round_trip(c: &mut Criterion) {
     let req = Request::SetData(SetDataRequest {
         path: "/bench/some/node".into(),
-        data: Bytes::from(vec![1u8; 128]),
+        data: NodeData::from(vec![1u8; 128]),
         version: -1,
     });
     let reply = Response::Stat(Stat::default());

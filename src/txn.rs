@@ -13,8 +13,7 @@
 //! that fails still yields a record ([`Txn::Error`]) and consumes its zxid,
 //! as in ZooKeeper.
 
-use crate::proto::types::{Acl, ErrorCode, OpCode, SessionId, Zxid};
-use bytes::Bytes;
+use crate::proto::types::{Acl, ErrorCode, NodeData, OpCode, SessionId, Zxid};
 
 /// `TxnHeader` without the type: the type is the [`Txn`] variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +42,8 @@ pub enum CreateKind {
 pub struct CreateTxn {
     /// Final path, sequential suffix included.
     pub path: String,
-    pub data: Bytes,
+    /// May be null, as in ZooKeeper's `CreateTxn.data`.
+    pub data: NodeData,
     /// Deduplicated, `auth` ids expanded.
     pub acl: Vec<Acl>,
     pub kind: CreateKind,
@@ -72,10 +72,10 @@ pub enum Txn {
     DeleteContainer {
         path: String,
     },
-    /// `version` is the node's new version.
+    /// `version` is the node's new version; `data` may be null.
     SetData {
         path: String,
-        data: Bytes,
+        data: NodeData,
         version: i32,
     },
     /// `version` is the node's new aversion.

@@ -4,19 +4,18 @@
 
 mod support;
 
-use bytes::Bytes;
 use std::time::Duration;
 use support::{four_letter, Client, Frame, Server};
 use warden::proto::requests::*;
 use warden::proto::responses::Response;
-use warden::proto::types::{Acl, ErrorCode, EventType};
+use warden::proto::types::{Acl, ErrorCode, EventType, NodeData};
 
 fn create(path: &str, data: &[u8], flags: i32) -> Request {
     Request::Create(
         warden::proto::types::OpCode::Create2,
         CreateRequest {
             path: path.to_string(),
-            data: Bytes::copy_from_slice(data),
+            data: NodeData::copy_from_slice(data),
             acl: Acl::open_unsafe(),
             flags,
             ttl: None,
@@ -34,7 +33,7 @@ fn get(path: &str, watch: bool) -> Request {
 fn set(path: &str, data: &[u8]) -> Request {
     Request::SetData(SetDataRequest {
         path: path.to_string(),
-        data: Bytes::copy_from_slice(data),
+        data: NodeData::copy_from_slice(data),
         version: -1,
     })
 }
@@ -77,7 +76,7 @@ fn create_get_set_delete_with_stats() {
         let Response::GetData(data, _) = r else {
             panic!("{r:?}")
         };
-        assert_eq!(&data[..], b"bye");
+        assert_eq!(data.as_slice(), b"bye");
         let (h, _) = c.call(&Request::Delete(DeleteRequest {
             path: "/a".into(),
             version: 5,
@@ -147,7 +146,7 @@ fn watch_event_arrives_before_any_reply_showing_the_change() {
                                 saw_event = true;
                             }
                             Frame::Reply(h, Response::GetData(data, _)) if h.xid == xid => {
-                                if data[..] == *value.as_bytes() {
+                                if data.as_slice() == value.as_bytes() {
                                     assert!(
                                         saw_event,
                                         "reply showed the change before its watch event"
@@ -335,7 +334,7 @@ fn a_read_after_another_clients_acknowledged_write_sees_it() {
                     panic!("{r:?}")
                 };
                 assert_eq!(
-                    &data[..],
+                    data.as_slice(),
                     value.as_bytes(),
                     "a read after an acknowledged write saw older data"
                 );

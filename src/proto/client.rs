@@ -110,7 +110,8 @@ pub fn write_request(w: &mut Writer<'_>, req: &Request) {
 
 /// `CreateRequest`, plus the ttl for createTTL (0 when absent).
 fn write_create(w: &mut Writer<'_>, op: OpCode, c: &CreateRequest) {
-    w.ustring(&c.path).buffer(&c.data);
+    w.ustring(&c.path);
+    write_data(w, &c.data);
     write_acls(w, &c.acl);
     w.i32(c.flags);
     if op == OpCode::CreateTtl {
@@ -127,7 +128,9 @@ fn write_path_watch(w: &mut Writer<'_>, path: &str, watch: bool) {
 }
 
 fn write_set_data(w: &mut Writer<'_>, s: &SetDataRequest) {
-    w.ustring(&s.path).buffer(&s.data).i32(s.version);
+    w.ustring(&s.path);
+    write_data(w, &s.data);
+    w.i32(s.version);
 }
 
 fn write_check(w: &mut Writer<'_>, c: &CheckVersionRequest) {
@@ -209,7 +212,7 @@ fn read_response(op: OpCode, r: &mut Reader<'_>) -> Result<Response> {
             Response::Create2(r.read_ustring()?, read_stat(r)?)
         }
         O::Exists | O::SetData | O::SetAcl => Response::Stat(read_stat(r)?),
-        O::GetData => Response::GetData(r.read_bytes()?, read_stat(r)?),
+        O::GetData => Response::GetData(read_data(r)?, read_stat(r)?),
         O::Reconfig => Response::Reconfig(r.read_bytes()?, read_stat(r)?),
         O::GetAcl => Response::GetAcl(read_acls(r)?, read_stat(r)?),
         O::GetChildren => Response::GetChildren(r.read_string_vec()?),
@@ -277,7 +280,7 @@ fn read_multi_result(op: i32, r: &mut Reader<'_>) -> Result<MultiResult> {
         Some(OpCode::Check) => MultiResult::Check,
         Some(OpCode::SetData) => MultiResult::SetData(read_stat(r)?),
         Some(OpCode::GetChildren) => MultiResult::GetChildren(r.read_string_vec()?),
-        Some(OpCode::GetData) => MultiResult::GetData(r.read_bytes()?, read_stat(r)?),
+        Some(OpCode::GetData) => MultiResult::GetData(read_data(r)?, read_stat(r)?),
         Some(OpCode::Error) => MultiResult::Error(error_code(r.read_i32()?)?),
         _ => return Err(DecodeError::InvalidMultiOp { op }),
     })
@@ -288,8 +291,7 @@ mod tests {
     use super::*;
     use crate::proto::decode::decode_request;
     use crate::proto::encode::encode_reply;
-    use crate::proto::types::{Acl, ErrorCode, Stat};
-    use bytes::Bytes;
+    use crate::proto::types::{Acl, ErrorCode, NodeData, Stat};
 
     #[test]
     fn create_request_bytes_match_kazoo() {
@@ -297,7 +299,7 @@ mod tests {
             OpCode::Create,
             CreateRequest {
                 path: "/n".into(),
-                data: Bytes::from_static(b"v"),
+                data: NodeData::from_static(b"v"),
                 acl: Acl::open_unsafe(),
                 flags: 0,
                 ttl: None,

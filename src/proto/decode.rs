@@ -16,7 +16,7 @@
 //!   header's type and err, and so do we).
 
 use super::jute::{DecodeError, Reader, Result};
-use super::records::{read_acls, MultiHeader};
+use super::records::{read_acls, read_data, MultiHeader};
 use super::requests::*;
 use super::types::OpCode;
 
@@ -84,7 +84,7 @@ fn decode_body(op: OpCode, r: &mut Reader<'_>) -> Result<Option<Request>> {
 fn read_create(op: OpCode, r: &mut Reader<'_>) -> Result<CreateRequest> {
     Ok(CreateRequest {
         path: r.read_ustring()?,
-        data: r.read_bytes()?,
+        data: read_data(r)?,
         acl: read_acls(r)?,
         flags: r.read_i32()?,
         ttl: match op {
@@ -111,7 +111,7 @@ fn read_path_watch(r: &mut Reader<'_>) -> Result<PathWatchRequest> {
 fn read_set_data(r: &mut Reader<'_>) -> Result<SetDataRequest> {
     Ok(SetDataRequest {
         path: r.read_ustring()?,
-        data: r.read_bytes()?,
+        data: read_data(r)?,
         version: r.read_i32()?,
     })
 }
@@ -220,8 +220,7 @@ fn read_multi_op(op: i32, kind: MultiKind, r: &mut Reader<'_>) -> Result<MultiOp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::types::Acl;
-    use bytes::Bytes;
+    use crate::proto::types::{Acl, NodeData};
 
     fn frame(parts: &[&[u8]]) -> Vec<u8> {
         parts.concat()
@@ -254,7 +253,7 @@ mod tests {
                 OpCode::Create,
                 CreateRequest {
                     path: "/node".into(),
-                    data: Bytes::from_static(b"val"),
+                    data: NodeData::from_static(b"val"),
                     acl: Acl::open_unsafe(),
                     flags: 3,
                     ttl: None,
@@ -278,7 +277,9 @@ mod tests {
         match req {
             Request::Create(OpCode::CreateTtl, c) => {
                 assert_eq!(c.ttl, Some(1000));
-                assert_eq!(c.data, Bytes::new());
+                // Length -1 on the wire: null, not empty.
+                assert!(c.data.is_null());
+                assert_eq!(c.data, NodeData::NULL);
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -297,6 +298,55 @@ mod tests {
         );
         let (h, req) = decode_request(&frame(&[&i(-2), &i(11)])).expect("ping");
         assert_eq!((h.xid, req), (-2, Request::Ping));
+    }
+
+    /// zkCli's `create /x` and `setData` with null send length -1; ZooKeeper
+    /// keeps it null. Length 0 (kazoo's `create('/y')`) stays empty.
+    #[test]
+    fn null_data_stays_null_and_empty_stays_empty() {
+        let acl = [&i(0)[..]].concat();
+        let null = frame(&[&i(1), &i(1), &s("/x"), &i(-1), &acl, &i(0)]);
+        let empty = frame(&[&i(1), &i(15), &s("/y"), &i(0), &acl, &i(0)]);
+        for (body, want) in [(null, NodeData::NULL), (empty, NodeData::empty())] {
+            match decode_request(&body).expect("decodes").1 {
+                Request::Create(_, c) => assert_eq!(c.data, want),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let set = frame(&[&i(2), &i(5), &s("/x"), &i(-1), &i(3)]);
+        assert_eq!(
+            decode_request(&set).expect("decodes").1,
+            Request::SetData(SetDataRequest {
+                path: "/x".into(),
+                data: NodeData::NULL,
+                version: 3,
+            })
+        );
+        // Inside a multi: MultiHeader { setData, done false, err -1 }, then the op.
+        let multi = frame(&[
+            &i(3),
+            &i(14),
+            &i(5),
+            &[0],
+            &i(-1),
+            &s("/x"),
+            &i(-1),
+            &i(-1),
+            &i(-1),
+            &[1],
+            &i(-1),
+        ]);
+        match decode_request(&multi).expect("decodes").1 {
+            Request::Multi(ops) => assert_eq!(
+                ops,
+                vec![MultiOp::SetData(SetDataRequest {
+                    path: "/x".into(),
+                    data: NodeData::NULL,
+                    version: -1,
+                })]
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

@@ -17,7 +17,9 @@
 //!   `NIOServerCnxn.process` writes them.
 
 use super::jute::{with_length_prefix, Writer};
-use super::records::{write_acls, write_client_info, write_event, write_stat, MultiHeader};
+use super::records::{
+    write_acls, write_client_info, write_data, write_event, write_stat, MultiHeader,
+};
 use super::responses::{MultiResult, ReplyHeader, Response};
 use super::types::{xid, OpCode, WatcherEvent};
 use bytes::BytesMut;
@@ -58,7 +60,11 @@ pub fn write_response(w: &mut Writer<'_>, body: &Response) {
             write_stat(w, stat);
         }
         Response::Stat(stat) => write_stat(w, stat),
-        Response::GetData(data, stat) | Response::Reconfig(data, stat) => {
+        Response::GetData(data, stat) => {
+            write_data(w, data);
+            write_stat(w, stat);
+        }
+        Response::Reconfig(data, stat) => {
             w.buffer(data);
             write_stat(w, stat);
         }
@@ -130,7 +136,7 @@ fn write_multi_result(w: &mut Writer<'_>, result: &MultiResult) {
         }
         MultiResult::GetData(data, stat) => {
             multi_header(OpCode::GetData, 0).write(w);
-            w.buffer(data);
+            write_data(w, data);
             write_stat(w, stat);
         }
         MultiResult::Error(code) => {
@@ -143,8 +149,7 @@ fn write_multi_result(w: &mut Writer<'_>, result: &MultiResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::types::{ErrorCode, EventType, KeeperState, Stat};
-    use bytes::Bytes;
+    use crate::proto::types::{ErrorCode, EventType, KeeperState, NodeData, Stat};
 
     fn header(err: i32) -> ReplyHeader {
         ReplyHeader {
@@ -171,10 +176,38 @@ mod tests {
     #[test]
     fn error_reply_has_no_body() {
         let mut out = BytesMut::new();
-        let body = Response::GetData(Bytes::from_static(b"x"), Stat::default());
+        let body = Response::GetData(NodeData::from_static(b"x"), Stat::default());
         encode_reply(&mut out, header(ErrorCode::NoNode.code()), &body);
         assert_eq!(out.len(), 4 + 16);
         assert_eq!(&out[16..20], &(-101i32).to_be_bytes());
+    }
+
+    /// ZooKeeper's `writeBuffer(null)` writes length -1; `get` of a node
+    /// created without data must answer exactly that, not an empty buffer.
+    #[test]
+    fn null_data_is_encoded_as_length_minus_one() {
+        let stat = Stat::default();
+        let mut out = BytesMut::new();
+        encode_reply(
+            &mut out,
+            header(0),
+            &Response::GetData(NodeData::NULL, stat),
+        );
+        assert_eq!(out.len(), 4 + 16 + 4 + 68);
+        assert_eq!(&out[20..24], &(-1i32).to_be_bytes());
+        let mut out = BytesMut::new();
+        encode_reply(
+            &mut out,
+            header(0),
+            &Response::GetData(NodeData::empty(), stat),
+        );
+        assert_eq!(&out[20..24], &0i32.to_be_bytes());
+        // multiRead: MultiHeader { getData, false, 0 } then GetDataResponse.
+        let mut out = BytesMut::new();
+        let body = Response::Multi(vec![MultiResult::GetData(NodeData::NULL, stat)]);
+        encode_reply(&mut out, header(0), &body);
+        assert_eq!(&out[20..24], &4i32.to_be_bytes());
+        assert_eq!(&out[29..33], &(-1i32).to_be_bytes());
     }
 
     #[test]

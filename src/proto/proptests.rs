@@ -3,7 +3,9 @@
 //!
 //! Generated values stay within what the wire can carry: a create carries a
 //! ttl exactly when its opcode is createTTL, a multi create result is typed
-//! create (no stat) or create2 (stat), and strings are UTF-8.
+//! create (no stat) or create2 (stat), and strings are UTF-8. Node data
+//! (create, setData, getData) is sometimes null, which must come back null
+//! rather than empty.
 
 use super::client::{decode_reply, encode_request, request_opcode};
 use super::connect::*;
@@ -22,6 +24,15 @@ fn text() -> impl Strategy<Value = String> {
 
 fn data() -> impl Strategy<Value = Bytes> {
     prop::collection::vec(any::<u8>(), 0..64).prop_map(Bytes::from)
+}
+
+/// Node data: null, empty or bytes (null and empty each about 1 in 5).
+fn node_data() -> impl Strategy<Value = NodeData> {
+    prop_oneof![
+        1 => Just(NodeData::NULL),
+        1 => Just(NodeData::empty()),
+        3 => data().prop_map(NodeData::from),
+    ]
 }
 
 fn strings() -> impl Strategy<Value = Vec<String>> {
@@ -73,7 +84,7 @@ fn create() -> impl Strategy<Value = (OpCode, CreateRequest)> {
     (
         create_op(),
         text(),
-        data(),
+        node_data(),
         acls(),
         any::<i32>(),
         any::<i64>(),
@@ -100,7 +111,7 @@ fn delete() -> impl Strategy<Value = DeleteRequest> {
 }
 
 fn set_data() -> impl Strategy<Value = SetDataRequest> {
-    (text(), data(), any::<i32>()).prop_map(|(path, data, version)| SetDataRequest {
+    (text(), node_data(), any::<i32>()).prop_map(|(path, data, version)| SetDataRequest {
         path,
         data,
         version,
@@ -224,7 +235,7 @@ fn multi_result() -> impl Strategy<Value = MultiResult> {
         Just(MultiResult::Check),
         stat().prop_map(MultiResult::SetData),
         strings().prop_map(MultiResult::GetChildren),
-        (data(), stat()).prop_map(|(d, s)| MultiResult::GetData(d, s)),
+        (node_data(), stat()).prop_map(|(d, s)| MultiResult::GetData(d, s)),
         error_code().prop_map(MultiResult::Error),
     ]
 }
@@ -283,7 +294,7 @@ fn response() -> impl Strategy<Value = (OpCode, Response)> {
             stat()
         )
             .prop_map(|(op, s)| (op, Response::Stat(s))),
-        (data(), stat()).prop_map(|(d, s)| (O::GetData, Response::GetData(d, s))),
+        (node_data(), stat()).prop_map(|(d, s)| (O::GetData, Response::GetData(d, s))),
         (acls(), stat()).prop_map(|(a, s)| (O::GetAcl, Response::GetAcl(a, s))),
         strings().prop_map(|c| (O::GetChildren, Response::GetChildren(c))),
         (strings(), stat()).prop_map(|(c, s)| (O::GetChildren2, Response::GetChildren2(c, s))),

@@ -6,7 +6,7 @@
 //! semantic checks (path syntax, versions), which belong to the tree and the
 //! sequencer so that they answer ZooKeeper's error codes.
 
-use super::types::{Acl, OpCode};
+use super::types::{Acl, NodeData, OpCode};
 use bytes::Bytes;
 
 /// `RequestHeader`: the client's request id and opcode.
@@ -22,7 +22,8 @@ pub struct RequestHeader {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateRequest {
     pub path: String,
-    pub data: Bytes,
+    /// May be null (zkCli's `create /x` sends no data); stored as sent.
+    pub data: NodeData,
     pub acl: Vec<Acl>,
     pub flags: i32,
     pub ttl: Option<i64>,
@@ -44,7 +45,8 @@ pub struct PathWatchRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetDataRequest {
     pub path: String,
-    pub data: Bytes,
+    /// May be null; stored as sent.
+    pub data: NodeData,
     pub version: i32,
 }
 

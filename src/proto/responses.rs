@@ -5,7 +5,7 @@
 //! an `ErrorResponse`); the encoder enforces that, so callers only choose the
 //! variant.
 
-use super::types::{Acl, ClientInfo, ErrorCode, Stat, WatcherEvent, Zxid};
+use super::types::{Acl, ClientInfo, ErrorCode, NodeData, Stat, WatcherEvent, Zxid};
 use bytes::Bytes;
 
 /// `ReplyHeader`.
@@ -29,7 +29,8 @@ pub enum MultiResult {
     SetData(Stat),
     Check,
     GetChildren(Vec<String>),
-    GetData(Bytes, Stat),
+    /// Null data is encoded as a null buffer (length -1).
+    GetData(NodeData, Stat),
     /// A failed op (or an op rolled back by another's failure).
     Error(ErrorCode),
 }
@@ -45,7 +46,8 @@ pub enum Response {
     Create2(String, Stat),
     /// exists, setData, setACL.
     Stat(Stat),
-    GetData(Bytes, Stat),
+    /// Null data is encoded as a null buffer (length -1), as ZooKeeper does.
+    GetData(NodeData, Stat),
     GetAcl(Vec<Acl>, Stat),
     GetChildren(Vec<String>),
     GetChildren2(Vec<String>, Stat),

@@ -19,9 +19,8 @@ pub mod javaorder;
 pub mod path;
 pub mod read;
 
-use crate::proto::types::{Acl, ErrorCode, EventType, OpCode, SessionId, Stat, Zxid};
+use crate::proto::types::{Acl, ErrorCode, EventType, NodeData, OpCode, SessionId, Stat, Zxid};
 use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
-use bytes::Bytes;
 use imbl::{OrdMap, OrdSet};
 use javaorder::Member;
 use std::sync::Arc;
@@ -63,10 +62,12 @@ impl NodeKind {
     }
 }
 
-/// One znode. `stat.num_children` and `stat.data_length` are kept current.
+/// One znode. `stat.num_children` and `stat.data_length` are kept current
+/// (`data_length` is 0 for null data, as `DataNode.copyStat` reports it).
 #[derive(Clone, Debug)]
 pub struct Node {
-    pub data: Bytes,
+    /// As the client sent it: null stays null (`get` answers length -1).
+    pub data: NodeData,
     pub acl: Arc<[Acl]>,
     pub stat: Stat,
     pub kind: NodeKind,
@@ -77,7 +78,7 @@ pub struct Node {
 }
 
 impl Node {
-    fn new(data: Bytes, acl: Arc<[Acl]>, stat: Stat, kind: NodeKind) -> Node {
+    fn new(data: NodeData, acl: Arc<[Acl]>, stat: Stat, kind: NodeKind) -> Node {
         let mut stat = stat;
         stat.data_length = data.len() as i32;
         stat.num_children = 0;
@@ -195,7 +196,7 @@ fn open_acl() -> Arc<[Acl]> {
 impl Tree {
     /// The tree of a fresh ZooKeeper 3.8 standalone server: "/", "/zookeeper",
     /// "/zookeeper/quota", "/zookeeper/config" (world read-only, aversion -1),
-    /// all stats zero, no data.
+    /// all stats zero, empty (not null) data, as DataTree's `new byte[0]`.
     pub fn new() -> Tree {
         let mut t = Tree {
             nodes: OrdMap::new(),
@@ -210,7 +211,7 @@ impl Tree {
         };
         let empty = || {
             Node::new(
-                Bytes::new(),
+                NodeData::empty(),
                 open_acl(),
                 Stat::default(),
                 NodeKind::Persistent,
@@ -609,7 +610,7 @@ impl Tree {
     fn set_data(
         &mut self,
         path: &str,
-        data: &Bytes,
+        data: &NodeData,
         version: i32,
         h: &TxnHeader,
         ch: &mut Vec<Change>,

@@ -11,7 +11,7 @@ use super::acl::{check_acl, mask_digests};
 use super::{path, Node, Tree};
 use crate::proto::requests::{MultiOp, Request};
 use crate::proto::responses::{MultiResult, Response};
-use crate::proto::types::{perms, ErrorCode, Id, SessionId};
+use crate::proto::types::{perms, ErrorCode, Id, NodeData, SessionId, Stat};
 
 /// Answers a read for a client with no authenticated ids (world access only).
 pub fn read(tree: &Tree, session: SessionId, req: &Request) -> Result<Response, ErrorCode> {
@@ -57,11 +57,8 @@ fn exists(tree: &Tree, auth: &[Id], path: &str) -> Result<Response, ErrorCode> {
     readable(tree, auth, path).map(|n| Response::Stat(n.client_stat()))
 }
 
-fn get_data(
-    tree: &Tree,
-    auth: &[Id],
-    path: &str,
-) -> Result<(bytes::Bytes, crate::proto::types::Stat), ErrorCode> {
+/// The node's data as stored, null included.
+fn get_data(tree: &Tree, auth: &[Id], path: &str) -> Result<(NodeData, Stat), ErrorCode> {
     readable(tree, auth, path).map(|n| (n.data.clone(), n.client_stat()))
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::proto::types::Acl;
+use crate::proto::types::{Acl, NodeData};
 
 fn hdr(session: SessionId, zxid: Zxid, time_ms: i64) -> TxnHeader {
     TxnHeader {
@@ -13,7 +13,7 @@ fn hdr(session: SessionId, zxid: Zxid, time_ms: i64) -> TxnHeader {
 fn create_txn(path: &str, kind: CreateKind, parent_cversion: i32) -> Txn {
     Txn::Create(CreateTxn {
         path: path.to_string(),
-        data: Bytes::from_static(b"d"),
+        data: NodeData::from_static(b"d"),
         acl: Acl::open_unsafe(),
         kind,
         parent_cversion,
@@ -46,6 +46,11 @@ fn fresh_tree_is_zookeepers() {
         }
     );
     assert_eq!(t.node("").unwrap().stat, root.stat, "\"\" aliases the root");
+    assert_eq!(
+        root.data,
+        NodeData::empty(),
+        "DataTree's root holds new byte[0]"
+    );
     assert_eq!(t.node("/zookeeper").unwrap().stat.num_children, 2);
     let config = t.node("/zookeeper/config").unwrap();
     assert_eq!(&*config.acl, &Acl::read_unsafe()[..]);
@@ -305,7 +310,7 @@ fn data_size_and_counts_track_changes() {
         2,
         Txn::SetData {
             path: "/\u{e9}".into(),
-            data: Bytes::from_static(b"12345"),
+            data: NodeData::from_static(b"12345"),
             version: 1,
         },
     );
@@ -316,7 +321,7 @@ fn data_size_and_counts_track_changes() {
         3,
         Txn::SetData {
             path: "/".into(),
-            data: Bytes::from_static(b"rr"),
+            data: NodeData::from_static(b"rr"),
             version: 1,
         },
     );
@@ -331,6 +336,47 @@ fn data_size_and_counts_track_changes() {
     );
     assert_eq!(t.approximate_data_size(), 46);
     assert_eq!(t.node_count(), 5);
+}
+
+/// A node created with null data keeps null (ZooKeeper's `get` prints
+/// `null`), reports dataLength 0 and adds nothing to the data size; setData
+/// can set null again.
+#[test]
+fn null_data_is_stored_and_answered_as_null() {
+    use crate::proto::requests::{PathWatchRequest, Request};
+    use crate::proto::responses::Response;
+    let get = |t: &Tree| {
+        let req = Request::GetData(PathWatchRequest {
+            path: "/n".into(),
+            watch: false,
+        });
+        match read::read(t, 1, &req) {
+            Ok(Response::GetData(d, s)) => (d, s.data_length),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let mut t = Tree::new();
+    let mut c = create_txn("/n", CreateKind::Persistent, -1);
+    if let Txn::Create(c) = &mut c {
+        c.data = NodeData::NULL;
+    }
+    apply(&mut t, 1, 1, c);
+    assert_eq!(t.node("/n").unwrap().data, NodeData::NULL);
+    assert_eq!(get(&t), (NodeData::NULL, 0));
+    assert_eq!(t.approximate_data_size(), 44 + 2);
+    let set = |data: NodeData| Txn::SetData {
+        path: "/n".into(),
+        data,
+        version: 1,
+    };
+    apply(&mut t, 1, 2, set(NodeData::from_static(b"abc")));
+    assert_eq!(get(&t), (NodeData::from_static(b"abc"), 3));
+    assert_eq!(t.approximate_data_size(), 44 + 2 + 3);
+    apply(&mut t, 1, 3, set(NodeData::NULL));
+    assert_eq!(get(&t), (NodeData::NULL, 0));
+    assert_eq!(t.approximate_data_size(), 44 + 2);
+    apply(&mut t, 1, 4, set(NodeData::empty()));
+    assert_eq!(get(&t), (NodeData::empty(), 0));
 }
 
 #[test]

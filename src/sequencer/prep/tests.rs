@@ -1,8 +1,7 @@
 use super::*;
 use crate::proto::requests::PathWatchRequest;
-use crate::proto::types::{Acl, EventType, SessionId, Stat};
+use crate::proto::types::{Acl, EventType, NodeData, SessionId, Stat};
 use crate::tree::read::read;
-use bytes::Bytes;
 
 /// A tree plus a zxid/time counter: every call is one write.
 struct Env {
@@ -60,7 +59,7 @@ impl Env {
 fn creq(path: &str, flags: i32) -> CreateRequest {
     CreateRequest {
         path: path.into(),
-        data: Bytes::from_static(b"v"),
+        data: NodeData::from_static(b"v"),
         acl: Acl::open_unsafe(),
         flags,
         ttl: None,
@@ -86,7 +85,7 @@ fn delete(path: &str, version: i32) -> Request {
 fn set_data(path: &str, data: &'static [u8], version: i32) -> Request {
     Request::SetData(SetDataRequest {
         path: path.into(),
-        data: Bytes::from_static(data),
+        data: NodeData::from_static(data),
         version,
     })
 }
@@ -495,6 +494,49 @@ fn multi_success_and_failure() {
         Request::Multi(vec![MultiOp::Create(OpCode::Create, creq("/m/f", 9))]),
     );
     assert_eq!(r.reply, Err(ErrorCode::MarshallingError));
+}
+
+/// Null data from a create or setData (plain or in a multi) reaches the
+/// txn and the tree as null, and getData / multiRead answer it as null.
+#[test]
+fn null_data_survives_prep_apply_and_read() {
+    let mut e = Env::new();
+    let mut c = creq("/n", 0);
+    c.data = NodeData::NULL;
+    let r = e.run(S1, Request::Create(OpCode::Create, c.clone()));
+    match &r.record.txn {
+        Txn::Create(t) => assert!(t.data.is_null()),
+        other => panic!("unexpected {other:?}"),
+    }
+    let req = Request::GetData(PathWatchRequest {
+        path: "/n".into(),
+        watch: false,
+    });
+    let get = |e: &Env| match read(&e.tree, S1, &req) {
+        Ok(Response::GetData(d, s)) => (d, s.data_length),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(get(&e), (NodeData::NULL, 0));
+    e.run(S1, set_data("/n", b"x", -1));
+    let null_set = SetDataRequest {
+        path: "/n".into(),
+        data: NodeData::NULL,
+        version: -1,
+    };
+    e.run(S1, Request::Multi(vec![MultiOp::SetData(null_set)]));
+    assert_eq!(get(&e), (NodeData::NULL, 0));
+    c.path = "/n/m".into();
+    e.run(
+        S1,
+        Request::Multi(vec![MultiOp::Create(OpCode::Create2, c)]),
+    );
+    let reads = Request::MultiRead(vec![MultiOp::GetData("/n/m".into())]);
+    match read(&e.tree, S1, &reads) {
+        Ok(Response::Multi(res)) => {
+            assert!(matches!(&res[..], [MultiResult::GetData(d, _)] if d.is_null()))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }
 
 #[test]
