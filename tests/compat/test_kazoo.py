@@ -111,6 +111,42 @@ def test_create_empty_value_and_include_data(zk):
     assert st2 == st
 
 
+def test_null_data_is_kept_apart_from_empty(server, zk):
+    """A null buffer (jute length -1) is stored and answered as null.
+
+    kazoo's create()/set() only send bytes, so null goes through kazoo's own
+    records (as zkCli's `create /x` sends it) and a raw session reads the
+    reply bytes: getData must answer length -1, not 0.
+    """
+    from kazoo.protocol.serialization import Create, SetData, Transaction
+
+    assert zkwire.kazoo_call(zk, Create("/nul", None, OPEN_ACL_UNSAFE, 0)) == "/nul"
+    zk.create("/emp")
+    data, st = zk.get("/nul")
+    assert data is None and st.dataLength == 0
+    assert zk.get("/emp")[0] == b""
+    raw = zkwire.RawSession(server.host, server.port, timeout_ms=10000)
+    try:
+        assert raw.get_data("/nul")[:2] == (0, None)
+        assert raw.get_data("/emp")[:2] == (0, b"")
+        assert raw.create("/nul/raw", None) == (0, "/nul/raw")
+        assert raw.get_data("/nul/raw")[:2] == (0, None)
+        zk.set("/nul", b"xy")
+        err, st = raw.set_data("/nul", None)
+        assert err == 0 and st.dataLength == 0 and st.version == 2
+        assert raw.get_data("/nul")[:2] == (0, None)
+    finally:
+        raw.close()
+    # setData null inside a multi, through kazoo's SetData record
+    zk.set("/nul", b"z")
+    zkwire.kazoo_call(zk, Transaction([SetData("/nul", None, -1)]))
+    data, st = zk.get("/nul")
+    assert data is None and st.dataLength == 0 and st.version == 4
+    # and a node set back to empty is empty, not null
+    zk.set("/nul", b"")
+    assert zk.get("/nul")[0] == b""
+
+
 def test_create_existing_raises_node_exists(zk):
     zk.create("/dup", b"1")
     with pytest.raises(NodeExistsError):

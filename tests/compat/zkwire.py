@@ -25,6 +25,7 @@ STAT = struct.Struct("!qqqqiiiqiiq")
 
 OP_CREATE = 1
 OP_GET_DATA = 4
+OP_SET_DATA = 5
 OP_PING = 11
 OP_CLOSE = -11
 OP_CREATE_CONTAINER = 19
@@ -178,17 +179,29 @@ class RawSession:
             return xid, zxid, err, resp[16:]
 
     def get_data(self, path, watch=False):
-        """getData; returns (err, data, Stat tuple or None)."""
+        """getData; returns (err, data, Stat tuple or None).
+
+        data is None when the reply carries a null buffer (length -1).
+        """
         xid, zxid, err, rest = self.request(
             OP_GET_DATA, _ustring(path) + (b"\1" if watch else b"\0"))
         if err:
             return err, None, None
         (n,) = struct.unpack_from("!i", rest, 0)
-        data = bytes(rest[4 : 4 + max(n, 0)])
+        if n < -1:
+            raise ValueError(f"bad buffer length {n}")
+        data = None if n == -1 else bytes(rest[4 : 4 + n])
         stat = ZnodeStat._make(STAT.unpack_from(rest, 4 + max(n, 0)))
         return err, data, stat
 
+    def set_data(self, path, data, version=-1):
+        """setData; data None sends a null buffer. Returns (err, Stat or None)."""
+        xid, zxid, err, rest = self.request(
+            OP_SET_DATA, _ustring(path) + _buffer(data) + _int(version))
+        return err, (ZnodeStat._make(STAT.unpack_from(rest, 0)) if err == 0 else None)
+
     def create(self, path, data=b"", flags=FLAG_PERSISTENT):
+        """create; data None sends a null buffer (as zkCli's `create /x`)."""
         body = _ustring(path) + _buffer(data) + _acls(OPEN_ACL_UNSAFE) + _int(flags)
         xid, zxid, err, rest = self.request(OP_CREATE, body)
         return err, (_read_ustring(rest, 0)[0] if err == 0 else None)
