@@ -317,3 +317,20 @@ fn four_letter_words_answer() {
         assert!(mntr.contains("zk_znode_count\t6"), "{mntr}");
     });
 }
+
+#[test]
+fn auth_reply_carries_zxid_zero_as_zookeeper_does() {
+    // ZooKeeper answers an auth packet with ReplyHeader(xid -4, zxid 0, err),
+    // whatever the last zxid is (found by the differential test).
+    for_each_shard_count(|server| {
+        let mut c = Client::connect(server.port);
+        let (h, _) = c.call(&create("/auth-zxid", b"", 0));
+        assert!(h.zxid > 0);
+        let (h, _) = c.call(&Request::Auth(AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Bytes::from_static(b"u1:p1"),
+        }));
+        assert_eq!((h.xid, h.zxid, h.err), (-4, 0, 0));
+    });
+}

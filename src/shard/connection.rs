@@ -296,7 +296,10 @@ impl Connection {
             Request::Auth(packet) => {
                 let result = auth::authenticate(&packet).map(|id| self.add_identity(id));
                 let failed = result.is_err();
-                self.reply_now(shard, header.xid, result.map(|_| Response::Empty), received);
+                // ZooKeeper answers auth packets outside its request pipeline
+                // with `ReplyHeader(xid, 0, err)`: zxid 0, not the last zxid.
+                let result = result.map(|_| Response::Empty);
+                self.send_reply(shard, header.xid, 0, result, received);
                 if failed {
                     self.close_after_flush("authentication failed");
                 }
