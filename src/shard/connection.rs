@@ -140,6 +140,7 @@ impl Connection {
         if !auth.contains(&id) {
             let mut ids = auth.to_vec();
             ids.push(id);
+            auth::zookeeper_order(&mut ids);
             *auth = Arc::from(ids);
         }
     }
