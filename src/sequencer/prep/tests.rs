@@ -187,11 +187,13 @@ fn create_stats_and_replies() {
         vec![
             Change {
                 event: EventType::NodeCreated,
-                path: "/a".into()
+                path: "/a".into(),
+                acl: Acl::open_unsafe().into(),
             },
             Change {
                 event: EventType::NodeChildrenChanged,
-                path: "/".into()
+                path: "/".into(),
+                acl: Acl::open_unsafe().into(),
             },
         ]
     );
@@ -334,7 +336,8 @@ fn set_data_set_acl_check() {
         r.changes,
         vec![Change {
             event: EventType::NodeDataChanged,
-            path: "/a".into()
+            path: "/a".into(),
+            acl: Acl::open_unsafe().into(),
         }]
     );
     // setACL: aversion only, no watch, no mzxid.
