@@ -792,3 +792,26 @@ mod randomized {
         out
     }
 }
+
+#[test]
+fn exists_checks_no_acl_but_get_data_does() {
+    // ZooKeeper 3.8: exists answers a node's Stat whatever its ACL (found by
+    // the differential test); getData needs READ.
+    let mut e = Env::new();
+    let mut r = creq("/secret", 0);
+    r.acl = vec![Acl {
+        perms: crate::proto::types::perms::WRITE,
+        id: crate::proto::types::Id::new("world", "anyone"),
+    }];
+    e.run(S1, Request::Create(OpCode::Create, r));
+    let pw = PathWatchRequest {
+        path: "/secret".into(),
+        watch: false,
+    };
+    let t = &e.tree;
+    assert!(matches!(
+        read(t, S1, &Request::Exists(pw.clone())),
+        Ok(Response::Stat(_))
+    ));
+    assert_eq!(read(t, S1, &Request::GetData(pw)), Err(ErrorCode::NoAuth));
+}
