@@ -350,3 +350,72 @@ fn a_read_after_another_clients_acknowledged_write_sees_it() {
         }
     });
 }
+
+#[test]
+fn auth_reply_carries_zxid_zero_as_zookeeper_does() {
+    // ZooKeeper answers an auth packet with ReplyHeader(xid -4, zxid 0, err),
+    // whatever the last zxid is (found by the differential test).
+    for_each_shard_count(|server| {
+        let mut c = Client::connect(server.port);
+        let (h, _) = c.call(&create("/auth-zxid", b"", 0));
+        assert!(h.zxid > 0);
+        let (h, _) = c.call(&Request::Auth(AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: bytes::Bytes::from_static(b"u1:p1"),
+        }));
+        assert_eq!((h.xid, h.zxid, h.err), (-4, 0, 0));
+    });
+}
+
+#[test]
+fn events_on_nodes_the_watcher_cannot_read_are_not_delivered() {
+    // ZooKeeper (CVE-2024-23944 fix, in Debian's 3.8.0 and upstream 3.8.4)
+    // checks READ on the node (on the parent for NodeChildrenChanged) before
+    // sending an event; the one-shot watch is used up either way. Found by the
+    // differential test.
+    for_each_shard_count(|server| {
+        let mut writer = Client::connect(server.port);
+        let mut watcher = Client::connect(server.port);
+        writer.call(&create("/acl-w", b"", 0));
+        // Another shard may be a batch behind until the watcher syncs.
+        watcher.call(&Request::Sync("/acl-w".into()));
+        let (h, _) = watcher.call(&Request::AddWatch(AddWatchRequest {
+            path: "/acl-w".into(),
+            mode: 1,
+        }));
+        assert_eq!(h.err, 0);
+        let (h, _) = watcher.call(&exists("/acl-w/secret", true));
+        assert_eq!(h.err, ErrorCode::NoNode.code());
+        let write_only = vec![warden::proto::types::Acl {
+            perms: warden::proto::types::perms::WRITE,
+            id: warden::proto::types::Id::new("world", "anyone"),
+        }];
+        let mut secret = create("/acl-w/secret", b"", 0);
+        if let Request::Create(_, c) = &mut secret {
+            c.acl = write_only;
+        }
+        assert_eq!(writer.call(&secret).0.err, 0);
+        assert_eq!(writer.call(&create("/acl-w/open", b"", 0)).0.err, 0);
+        let event = watcher
+            .next_event(Duration::from_secs(5))
+            .expect("an event");
+        assert_eq!(
+            (event.event_type, event.path.as_str()),
+            (EventType::NodeCreated, "/acl-w/open")
+        );
+        // The exists watch on /acl-w/secret was used up silently.
+        assert_eq!(
+            writer
+                .call(&Request::Delete(DeleteRequest {
+                    path: "/acl-w/secret".into(),
+                    version: -1
+                }))
+                .0
+                .err,
+            0
+        );
+        let event = watcher.next_event(Duration::from_millis(300));
+        assert!(event.is_none(), "{event:?}");
+    });
+}

@@ -181,16 +181,41 @@ fn assert_invariants(tree: &Tree) {
     }
 }
 
-/// ZooKeeper rejects these while decoding the multi (MarshallingError for
-/// the whole request): read ops and creates with unknown flags.
+/// ZooKeeper fails these multis as a whole (MarshallingError): read ops,
+/// and a TTL mode under a create opcode other than createTTL (its prep casts
+/// the CreateRequest to a CreateTTLRequest and throws; not compared by the
+/// differential test, which cannot send it without upsetting ZooKeeper).
 fn multi_decode_error(ops: &[MultiOp]) -> bool {
     ops.iter().any(|op| match op {
         MultiOp::GetChildren(_) | MultiOp::GetData(_) => true,
         MultiOp::Create(code, r) => {
-            *code != OpCode::CreateTtl && CreateMode::from_flags(r.flags).is_none()
+            *code != OpCode::CreateTtl
+                && CreateMode::from_flags(r.flags).is_some_and(CreateMode::is_ttl)
         }
         _ => false,
     })
+}
+
+/// The create a multi op really is. ZooKeeper 3.8 rebuilds every create of
+/// a multi with `Op.create(path, data, acl, flags[, ttl])`, which takes its
+/// opcode from the flags, whatever the op's header said: a TTL mode is
+/// createTTL (with the ttl only if the header was createTTL), a container
+/// is createContainer, anything else (unknown flags included, which then
+/// fail with BadArguments) is a plain create, answered without a Stat.
+fn multi_create(code: OpCode, r: &CreateRequest) -> (OpCode, CreateRequest) {
+    let mode = CreateMode::from_flags(r.flags).unwrap_or(CreateMode::Persistent);
+    let effective = if mode.is_ttl() {
+        OpCode::CreateTtl
+    } else if mode.is_container() {
+        OpCode::CreateContainer
+    } else {
+        OpCode::Create
+    };
+    let mut r = r.clone();
+    if effective != OpCode::CreateTtl || code != OpCode::CreateTtl {
+        r.ttl = None;
+    }
+    (effective, r)
 }
 
 fn execute_multi(
@@ -211,8 +236,12 @@ fn execute_multi(
             txns.push(Txn::Error(ErrorCode::RuntimeInconsistency));
             continue;
         }
+        let create;
         let op = match op {
-            MultiOp::Create(code, r) => WriteOp::Create(*code, r),
+            MultiOp::Create(code, r) => {
+                create = multi_create(*code, r);
+                WriteOp::Create(create.0, &create.1)
+            }
             MultiOp::Delete(r) => WriteOp::Delete(r),
             MultiOp::SetData(r) => WriteOp::SetData(r),
             MultiOp::Check(r) => WriteOp::Check(r),

@@ -143,6 +143,7 @@ impl Connection {
         if !auth.contains(&id) {
             let mut ids = auth.to_vec();
             ids.push(id);
+            auth::zookeeper_order(&mut ids);
             *auth = Arc::from(ids);
         }
     }
@@ -299,7 +300,10 @@ impl Connection {
             Request::Auth(packet) => {
                 let result = auth::authenticate(&packet).map(|id| self.add_identity(id));
                 let failed = result.is_err();
-                self.reply_now(shard, header.xid, result.map(|_| Response::Empty), received);
+                // ZooKeeper answers auth packets outside its request pipeline
+                // with `ReplyHeader(xid, 0, err)`: zxid 0, not the last zxid.
+                let result = result.map(|_| Response::Empty);
+                self.send_reply(shard, header.xid, 0, result, received);
                 if failed {
                     self.close_after_flush("authentication failed");
                 }

@@ -5,12 +5,11 @@ use super::connection::Connection;
 use super::peers::{ShardPeers, ShardQuery, WatchReport};
 use super::visibility::Visibility;
 use crate::config::Config;
-use crate::proto::types::EventType;
-use crate::proto::types::SessionId;
+use crate::proto::types::{perms, Acl, EventType, SessionId, WatcherEvent};
 use crate::sequencer::core::Event;
 use crate::sequencer::outcome::{Batch, Outcome, Reply};
 use crate::server::stats::ServerStats;
-use crate::tree::Tree;
+use crate::tree::{acl, Change, Tree};
 use crate::watch::{NodeChange, WatchTable, WatcherId};
 use async_channel::{Receiver, Sender};
 use glommio::net::TcpListener;
@@ -273,15 +272,23 @@ impl Shard {
         let mut fired = Vec::new();
         {
             let mut watches = self.watches.borrow_mut();
-            for change in &outcome.changes {
+            for (i, change) in outcome.changes.iter().enumerate() {
                 if let Some(kind) = node_change(change.event) {
-                    fired.extend(watches.trigger_change(kind, &change.path));
+                    let parent = outcome.changes.get(i + 1);
+                    for (watcher, event) in watches.trigger_change(kind, &change.path) {
+                        let acl = event_acl(change, parent, &event);
+                        fired.push((watcher, event, acl));
+                    }
                 }
             }
         }
-        for (watcher, event) in fired {
+        for (watcher, event, acl) in fired {
             if let Some(connection) = self.connection(watcher.0) {
-                connection.send_event(self, &event);
+                // ZooKeeper drops an event (the one-shot watch is still
+                // used up) when the watcher may not READ the node.
+                if acl::check_acl(acl, perms::READ, &connection.auth_ids()).is_ok() {
+                    connection.send_event(self, &event);
+                }
             }
         }
     }
@@ -332,6 +339,26 @@ impl Shard {
     }
 }
 
+/// The ACL ZooKeeper checks before delivering `event`, fired by `change`:
+/// the changed node's, or for the parent's NodeChildrenChanged the parent's
+/// (the tree reports it as the change right after a create or delete).
+fn event_acl<'c>(
+    change: &'c Change,
+    parent: Option<&'c Change>,
+    event: &WatcherEvent,
+) -> &'c [Acl] {
+    match parent {
+        Some(p)
+            if event.event_type == EventType::NodeChildrenChanged
+                && p.event == EventType::NodeChildrenChanged
+                && p.path == event.path =>
+        {
+            &p.acl
+        }
+        _ => &change.acl,
+    }
+}
+
 /// The watch-table trigger for a tree change. The table fires the parent's
 /// NodeChildrenChanged itself for creates and deletes, so the tree's own
 /// parent entries are not triggered again.
@@ -341,5 +368,51 @@ fn node_change(event: EventType) -> Option<NodeChange> {
         EventType::NodeDeleted => Some(NodeChange::Deleted),
         EventType::NodeDataChanged => Some(NodeChange::DataChanged),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::types::{Id, KeeperState};
+
+    fn change(event: EventType, path: &str, perms: i32) -> Change {
+        Change {
+            event,
+            path: path.into(),
+            acl: Arc::from(vec![Acl {
+                perms,
+                id: Id::new("world", "anyone"),
+            }]),
+        }
+    }
+
+    fn event(event_type: EventType, path: &str) -> WatcherEvent {
+        WatcherEvent {
+            event_type,
+            state: KeeperState::SyncConnected,
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn events_are_checked_against_the_node_or_parent_acl() {
+        let created = change(EventType::NodeCreated, "/p/x", perms::WRITE);
+        let parent = change(EventType::NodeChildrenChanged, "/p", perms::ALL);
+        let on_node = event_acl(
+            &created,
+            Some(&parent),
+            &event(EventType::NodeCreated, "/p/x"),
+        );
+        assert_eq!(on_node[0].perms, perms::WRITE);
+        let on_parent = event_acl(
+            &created,
+            Some(&parent),
+            &event(EventType::NodeChildrenChanged, "/p"),
+        );
+        assert_eq!(on_parent[0].perms, perms::ALL);
+        let ids = [Id::new("ip", "127.0.0.1")];
+        assert!(acl::check_acl(on_node, perms::READ, &ids).is_err());
+        assert!(acl::check_acl(on_parent, perms::READ, &ids).is_ok());
     }
 }

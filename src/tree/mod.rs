@@ -140,6 +140,10 @@ struct SessionEphemerals {
 pub struct Change {
     pub event: EventType,
     pub path: String,
+    /// The ACL of the node at `path` (for NodeDeleted, as it was). ZooKeeper
+    /// (3.8.4+, 3.9.2+, and Debian's 3.8.0 with the CVE-2024-23944 fix)
+    /// delivers the event only to watchers whose connection has READ on it.
+    pub acl: Arc<[Acl]>,
 }
 
 /// What applying a txn produced, per ZooKeeper's `ProcessTxnResult`.
@@ -238,6 +242,13 @@ impl Tree {
         } else {
             path
         }
+    }
+
+    /// The ACL of the node at `path` ("" is the root); empty if there is none.
+    fn acl_of(&self, path: &str) -> Arc<[Acl]> {
+        self.nodes
+            .get(Self::key(path))
+            .map_or_else(|| Arc::from(Vec::new()), |n| n.acl.clone())
     }
 
     /// The node at `path` ("" is the root, as in ZooKeeper); no normalisation.
@@ -499,7 +510,8 @@ impl Tree {
             ephemeral_owner: kind.owner(),
             ..Stat::default()
         };
-        let node = Node::new(c.data.clone(), Arc::from(c.acl.clone()), stat, kind);
+        let acl: Arc<[Acl]> = Arc::from(c.acl.clone());
+        let node = Node::new(c.data.clone(), acl.clone(), stat, kind);
         let out_stat = node.client_stat();
         self.add_child(parent_name, child_name);
         if let Some(p) = self.nodes.get_mut(Self::key(parent_name)) {
@@ -518,10 +530,12 @@ impl Tree {
         ch.push(Change {
             event: EventType::NodeCreated,
             path: c.path.clone(),
+            acl,
         });
         ch.push(Change {
             event: EventType::NodeChildrenChanged,
             path: path::event_path(parent_name).to_string(),
+            acl: self.acl_of(parent_name),
         });
         Ok(Outcome::Created {
             op: c.op,
@@ -599,10 +613,12 @@ impl Tree {
         ch.push(Change {
             event: EventType::NodeDeleted,
             path: path.to_string(),
+            acl: node.acl.clone(),
         });
         ch.push(Change {
             event: EventType::NodeChildrenChanged,
             path: path::event_path(parent_name).to_string(),
+            acl: self.acl_of(parent_name),
         });
         Ok(())
     }
@@ -627,9 +643,11 @@ impl Tree {
         n.stat.data_length = data.len() as i32;
         let stat = n.client_stat();
         self.data_size = self.data_size - old_len + data.len() as u64;
+        let acl = n.acl.clone();
         ch.push(Change {
             event: EventType::NodeDataChanged,
             path: path.to_string(),
+            acl,
         });
         Ok(Outcome::Stat(stat))
     }

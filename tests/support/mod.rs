@@ -211,6 +211,12 @@ impl Client {
 
     /// Reads one frame; `None` when the server closed the connection.
     pub fn receive(&mut self) -> Option<Frame> {
+        self.receive_with_header().map(|(_, frame)| frame)
+    }
+
+    /// Reads one frame with its reply header (for an event, the header of
+    /// the notification: xid -1 and the zxid the server sent it with).
+    pub fn receive_with_header(&mut self) -> Option<(ReplyHeader, Frame)> {
         let frame = self.read_frame()?;
         let xid = (&frame[..4]).get_i32();
         let op = if xid == -1 {
@@ -221,17 +227,20 @@ impl Client {
                 .expect("a reply to a request we sent")
         };
         let (header, response) = decode_reply(op, &frame).unwrap();
-        Some(match response {
-            Response::Event(event) => {
-                self.arrivals
-                    .push(format!("event {:?} {}", event.event_type, event.path));
-                Frame::Event(event)
-            }
-            response => {
-                self.arrivals.push(format!("reply {}", header.xid));
-                Frame::Reply(header, response)
-            }
-        })
+        Some((
+            header,
+            match response {
+                Response::Event(event) => {
+                    self.arrivals
+                        .push(format!("event {:?} {}", event.event_type, event.path));
+                    Frame::Event(event)
+                }
+                response => {
+                    self.arrivals.push(format!("reply {}", header.xid));
+                    Frame::Reply(header, response)
+                }
+            },
+        ))
     }
 
     /// Sends a request and waits for its reply, queueing events meanwhile.

@@ -186,11 +186,13 @@ fn create_stats_and_replies() {
         vec![
             Change {
                 event: EventType::NodeCreated,
-                path: "/a".into()
+                path: "/a".into(),
+                acl: Acl::open_unsafe().into(),
             },
             Change {
                 event: EventType::NodeChildrenChanged,
-                path: "/".into()
+                path: "/".into(),
+                acl: Acl::open_unsafe().into(),
             },
         ]
     );
@@ -333,7 +335,8 @@ fn set_data_set_acl_check() {
         r.changes,
         vec![Change {
             event: EventType::NodeDataChanged,
-            path: "/a".into()
+            path: "/a".into(),
+            acl: Acl::open_unsafe().into(),
         }]
     );
     // setACL: aversion only, no watch, no mzxid.
@@ -403,7 +406,15 @@ fn multi_success_and_failure() {
             stat: None
         }
     );
-    assert!(matches!(&res[1], MultiResult::Create { op: 15, stat: Some(s), .. } if s.czxid == z));
+    // create2 inside multi answers like create (ZooKeeper's Op.create).
+    assert_eq!(
+        res[1],
+        MultiResult::Create {
+            op: 1,
+            path: "/m/a/b".into(),
+            stat: None
+        }
+    );
     assert!(matches!(&res[2], MultiResult::SetData(s) if s.version == 1));
     assert_eq!(res[3], MultiResult::Check);
     assert_eq!(res[4], MultiResult::Delete);
@@ -489,9 +500,25 @@ fn multi_success_and_failure() {
     );
     assert_eq!(r.reply, Err(ErrorCode::MarshallingError));
     assert!(e.tree.node("/m/r").is_none());
+    // Unknown flags fail that op only (BadArguments), as in ZooKeeper 3.8.
     let r = e.run(
         S1,
-        Request::Multi(vec![MultiOp::Create(OpCode::Create, creq("/m/f", 9))]),
+        Request::Multi(vec![
+            mop(create("/m/g", 0)),
+            MultiOp::Create(OpCode::Create, creq("/m/f", 9)),
+        ]),
+    );
+    assert_eq!(
+        r.reply,
+        Ok(Response::Multi(vec![
+            MultiResult::Error(ErrorCode::Ok),
+            MultiResult::Error(ErrorCode::BadArguments),
+        ]))
+    );
+    // A TTL mode under another create opcode fails the whole multi.
+    let r = e.run(
+        S1,
+        Request::Multi(vec![MultiOp::Create(OpCode::Create2, creq("/m/f", 5))]),
     );
     assert_eq!(r.reply, Err(ErrorCode::MarshallingError));
 }
@@ -537,6 +564,47 @@ fn null_data_survives_prep_apply_and_read() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+#[test]
+fn multi_creates_take_their_opcode_from_the_flags() {
+    // ZooKeeper 3.8 rebuilds multi creates with Op.create(..., flags): the
+    // header's opcode does not matter (found by the differential test).
+    let mut e = Env::new();
+    e.run(S1, create("/m", 0));
+    let mut ttl = creq("/m/t", 5);
+    ttl.ttl = Some(1000);
+    let mut plain_with_ttl = creq("/m/p", 0);
+    plain_with_ttl.ttl = Some(-5);
+    let r = e.run(
+        S1,
+        Request::Multi(vec![
+            MultiOp::Create(OpCode::Create2, creq("/m/e", 1)),
+            MultiOp::Create(OpCode::Create, creq("/m/c", 4)),
+            MultiOp::Create(OpCode::CreateContainer, creq("/m/n", 0)),
+            MultiOp::Create(OpCode::CreateTtl, ttl),
+            MultiOp::Create(OpCode::CreateTtl, plain_with_ttl),
+        ]),
+    );
+    let Ok(Response::Multi(res)) = r.reply else {
+        panic!("{:?}", r.reply)
+    };
+    let ops: Vec<(i32, bool)> = res
+        .iter()
+        .map(|m| match m {
+            MultiResult::Create { op, stat, .. } => (*op, stat.is_some()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        vec![(1, false), (19, true), (1, false), (21, true), (1, false)]
+    );
+    let kind = |p: &str| e.tree.node(p).unwrap().kind;
+    assert_eq!(kind("/m/e"), crate::tree::NodeKind::Ephemeral(S1));
+    assert_eq!(kind("/m/c"), crate::tree::NodeKind::Container);
+    assert_eq!(kind("/m/n"), crate::tree::NodeKind::Persistent);
+    assert_eq!(kind("/m/p"), crate::tree::NodeKind::Persistent);
 }
 
 #[test]
@@ -830,4 +898,27 @@ mod randomized {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+}
+
+#[test]
+fn exists_checks_no_acl_but_get_data_does() {
+    // ZooKeeper 3.8: exists answers a node's Stat whatever its ACL (found by
+    // the differential test); getData needs READ.
+    let mut e = Env::new();
+    let mut r = creq("/secret", 0);
+    r.acl = vec![Acl {
+        perms: crate::proto::types::perms::WRITE,
+        id: crate::proto::types::Id::new("world", "anyone"),
+    }];
+    e.run(S1, Request::Create(OpCode::Create, r));
+    let pw = PathWatchRequest {
+        path: "/secret".into(),
+        watch: false,
+    };
+    let t = &e.tree;
+    assert!(matches!(
+        read(t, S1, &Request::Exists(pw.clone())),
+        Ok(Response::Stat(_))
+    ));
+    assert_eq!(read(t, S1, &Request::GetData(pw)), Err(ErrorCode::NoAuth));
 }
