@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use warden::proto::requests::{self as rq, Request};
 use warden::proto::responses::{MultiResult, ReplyHeader, Response};
-use warden::proto::types::{perms, Acl, ErrorCode, Id, OpCode, Stat, WatcherEvent};
+use warden::proto::types::{perms, Acl, ErrorCode, Id, NodeData, OpCode, Stat, WatcherEvent};
 
 /// Session timeout asked for (the servers run with tickTime 2000, so up to
 /// 40 s is granted): far longer than a seed runs, so no session expires.
@@ -72,7 +72,7 @@ pub fn run(port: u16, root: &str, ops: &[Op]) -> Result<Vec<Step>, String> {
         OpCode::Create2,
         rq::CreateRequest {
             path: root.to_string(),
-            data: Bytes::new(),
+            data: Bytes::new().into(),
             acl: Acl::open_unsafe(),
             flags: 0,
             ttl: None,
@@ -253,7 +253,7 @@ impl Runner {
             opcode,
             rq::CreateRequest {
                 path: self.abs(&spec.path),
-                data: Bytes::from(spec.data.clone()),
+                data: Bytes::from(spec.data.clone()).into(),
                 acl: acl(spec.acl),
                 flags: spec.flags,
                 ttl: (opcode == OpCode::CreateTtl).then_some(spec.ttl),
@@ -282,7 +282,7 @@ impl Runner {
                 ..
             } => Request::SetData(rq::SetDataRequest {
                 path: self.abs(path),
-                data: Bytes::from(data.clone()),
+                data: Bytes::from(data.clone()).into(),
                 version: *version,
             }),
             Op::Read {
@@ -318,7 +318,7 @@ impl Runner {
                         MultiOp::SetData(path, data, version) => {
                             rq::MultiOp::SetData(rq::SetDataRequest {
                                 path: self.abs(path),
-                                data: Bytes::from(data.clone()),
+                                data: Bytes::from(data.clone()).into(),
                                 version: *version,
                             })
                         }
@@ -478,8 +478,11 @@ fn error_name(err: i32) -> String {
     }
 }
 
-fn show(data: &[u8]) -> String {
-    format!("{:?}", String::from_utf8_lossy(data))
+fn show(data: &NodeData) -> String {
+    if data.is_null() {
+        return "null".to_string();
+    }
+    format!("{:?}", String::from_utf8_lossy(data.as_slice()))
 }
 
 fn show_acl(acl: &[Acl]) -> String {
