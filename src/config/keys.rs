@@ -37,6 +37,9 @@ struct Draft {
     global_outstanding_limit: Option<u32>,
     force_sync: Option<bool>,
     container_check_interval_ms: Option<u32>,
+    snap_count: Option<u32>,
+    snap_size_limit_kb: Option<u64>,
+    prealloc_size_kb: Option<u32>,
 }
 
 /// ZooKeeper keys Warden reads and ignores (a warning, not an error).
@@ -60,10 +63,7 @@ const IGNORED_KEYS: &[&str] = &[
     "sslQuorumReloadCertFiles",
     "quorum.cnxn.threads.size",
     "oraclePath",
-    "snapCount",
-    "snapSizeLimitInKb",
     "txnLogSizeLimitInKb",
-    "preAllocSize",
     "skipACL",
     "maxCnxns",
     "serverCnxnFactory",
@@ -183,6 +183,9 @@ fn apply(
         "warden.maxWatchesPerSession" => d.max_watches_per_session = Some(int(v, 1, 100_000_000)?),
         "globalOutstandingLimit" => d.global_outstanding_limit = Some(int(v, 1, 1_000_000)?),
         "forceSync" => d.force_sync = Some(yes_no(v)?),
+        "snapCount" => d.snap_count = Some(int(v, 2, i32::MAX as i64)?),
+        "snapSizeLimitInKb" => d.snap_size_limit_kb = Some(int(v, 0, i64::MAX / 1024)?),
+        "preAllocSize" => d.prealloc_size_kb = Some(int(v, 64, 16 * 1024 * 1024)?),
         "znode.container.checkIntervalMs" => {
             d.container_check_interval_ms = Some(int(v, 1, 24 * 3_600_000)?)
         }
@@ -348,6 +351,12 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
             .unwrap_or(DEFAULT_JUTE_MAX_BUFFER_BYTES),
         four_letter_words: d.four_letter_words.unwrap_or_default(),
         extended_types_enabled: d.extended_types_enabled.unwrap_or(false),
+        snap_count: d.snap_count.unwrap_or(DEFAULT_SNAP_COUNT),
+        snap_size_limit_bytes: d
+            .snap_size_limit_kb
+            .unwrap_or(DEFAULT_SNAP_SIZE_LIMIT_KB)
+            .saturating_mul(1024),
+        prealloc_size_bytes: u64::from(d.prealloc_size_kb.unwrap_or(DEFAULT_PREALLOC_SIZE_KB)) * 1024,
         container_check_interval_ms: d
             .container_check_interval_ms
             .unwrap_or(DEFAULT_CONTAINER_CHECK_INTERVAL_MS),

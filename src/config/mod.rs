@@ -48,6 +48,14 @@ pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
 pub const MIN_SNAP_RETAIN_COUNT: u32 = 3;
 pub const DEFAULT_MAX_CONNECTIONS_PER_SHARD: u32 = 10_000;
 pub const DEFAULT_MAX_WATCHES_PER_SESSION: u32 = 1_000_000;
+/// ZooKeeper's default `snapCount`: txns between snapshots (randomised
+/// between half and all of it).
+pub const DEFAULT_SNAP_COUNT: u32 = 100_000;
+/// ZooKeeper's default `snapSizeLimitInKb`: 4 GiB of txns between snapshots.
+pub const DEFAULT_SNAP_SIZE_LIMIT_KB: u64 = 4 * 1024 * 1024;
+/// Preallocated size of each txn log file (`preAllocSize`, KiB). ZooKeeper
+/// grows its files by this much; Warden writes each file out in full.
+pub const DEFAULT_PREALLOC_SIZE_KB: u32 = 64 * 1024;
 /// ZooKeeper's default interval of the container and TTL sweep
 /// (`znode.container.checkIntervalMs`).
 pub const DEFAULT_CONTAINER_CHECK_INTERVAL_MS: u32 = 60_000;
@@ -106,6 +114,12 @@ pub struct Config {
     /// How often empty containers and expired TTL nodes are swept
     /// (`znode.container.checkIntervalMs`, a system property in ZooKeeper).
     pub container_check_interval_ms: u32,
+    /// `snapCount`: txns between snapshots.
+    pub snap_count: u32,
+    /// `snapSizeLimitInKb`, in bytes: txn bytes between snapshots (0 = off).
+    pub snap_size_limit_bytes: u64,
+    /// `preAllocSize`, in bytes: size of each txn log file.
+    pub prealloc_size_bytes: u64,
 }
 
 /// A key that was accepted but did not (fully) take effect.

@@ -126,8 +126,14 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
+    /// A sequencer over `tree` (fresh or recovered). Sessions the tree holds
+    /// get a full timeout from `now_ms`, as ZooKeeper gives them after a
+    /// restart.
     pub fn new(config: SequencerConfig, tree: Tree, now_ms: i64) -> Sequencer {
-        let sessions = SessionTracker::new(config.tick_ms as i32, config.sessions_max);
+        let mut sessions = SessionTracker::new(config.tick_ms as i32, config.sessions_max);
+        for (id, timeout_ms) in tree.sessions() {
+            let _ = sessions.add(id, timeout_ms, now_ms);
+        }
         let session_ids = SessionIdGenerator::new(config.server_id, now_ms);
         let next_sweep_ms = now_ms + config.container_check_interval_ms;
         Sequencer {

@@ -1,16 +1,29 @@
-//! The glommio adapter around the sequencer core: it only moves events in,
-//! performs the commands (append, flush, publish) and tells the core the time.
+//! The glommio adapter around the sequencer core: it moves events in, carries
+//! out the core's commands (append, flush, publish, report) and tells the
+//! core the time. No decision about order or durability is made here.
 //!
-//! Group commit: the runtime blocks for the first event, then takes whatever
-//! else is already queued (up to [`BATCH_EVENTS_MAX`]), seals one batch, and
-//! flushes it once. Under load, batches grow by themselves.
+//! Group commit: the runtime takes the first event and whatever else is
+//! already queued (up to [`BATCH_EVENTS_MAX`]), seals one batch and appends
+//! it; at most one flush is in flight, and everything appended meanwhile goes
+//! into the next one. The fdatasync runs through io_uring, so the sequencer
+//! keeps ordering writes while the device works. A batch is published only
+//! when the core is stepped with the `Durable` token its flush produced.
+//!
+//! Snapshots are taken in the background from a published (hence durable,
+//! immutable) tree version, so each is exact at its zxid.
 
 use super::core::{Command, Event, Sequencer};
 use super::outcome::Batch;
+use crate::tree::Tree;
+use crate::txn::TxnRecord;
 use async_channel::{Receiver, Sender};
+use futures_lite::future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use warden_storage::volatile::VolatileLog;
+use warden_storage::log::{FlushError, LogError, Record, Spare, Synced};
+use warden_storage::snapshot::SnapTrigger;
+use warden_storage::store::Log;
 
 /// Most events folded into one batch.
 pub const BATCH_EVENTS_MAX: usize = 4096;
@@ -24,55 +37,240 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs the sequencer until every event sender is gone.
-pub async fn run(
-    mut core: Sequencer,
-    events: Receiver<Event>,
+/// Where and when snapshots are written.
+pub struct SnapshotPolicy {
+    pub data_dir: PathBuf,
+    pub db_id: u64,
+    pub trigger: SnapTrigger,
+}
+
+/// The sequencer's storage: its log and, for a file log, snapshots.
+pub struct Storage {
+    pub log: Log,
+    pub snapshots: Option<SnapshotPolicy>,
+}
+
+/// Completions of the runtime's own background work.
+enum Done {
+    Synced(Result<Synced, FlushError>),
+    Spare(Result<Spare, LogError>),
+    Snapshot(Result<u64, String>),
+}
+
+enum Input {
+    Event(Event),
+    Done(Done),
+}
+
+struct Runtime {
+    core: Sequencer,
     shards: Vec<Sender<Arc<Batch>>>,
-    mut log: VolatileLog,
-) {
-    let mut commands = Vec::new();
-    while let Ok(first) = events.recv().await {
+    storage: Storage,
+    done: Sender<Done>,
+    commands: Vec<Command>,
+    encoded: Vec<Vec<u8>>,
+    snapshot_due: bool,
+    snapshot_running: bool,
+}
+
+/// Runs the sequencer until every event sender is gone.
+pub async fn run(core: Sequencer, events: Receiver<Event>, shards: Vec<Sender<Arc<Batch>>>, storage: Storage) {
+    let (done, completions) = async_channel::bounded(16);
+    let mut runtime = Runtime {
+        core,
+        shards,
+        storage,
+        done,
+        commands: Vec::new(),
+        encoded: Vec::new(),
+        snapshot_due: false,
+        snapshot_running: false,
+    };
+    loop {
+        let input = future::or(
+            async { completions.recv().await.ok().map(Input::Done) },
+            async { events.recv().await.ok().map(Input::Event) },
+        )
+        .await;
+        let Some(input) = input else { return };
         let now = now_ms();
-        core.step(now, first, &mut commands);
-        let mut taken = 1;
-        while taken < BATCH_EVENTS_MAX {
+        match input {
+            Input::Event(first) => runtime.take_events(now, first, &events),
+            Input::Done(done) => runtime.on_done(now, done),
+        }
+        runtime.carry_out(now).await;
+    }
+}
+
+impl Runtime {
+    fn take_events(&mut self, now: i64, first: Event, events: &Receiver<Event>) {
+        self.core.step(now, first, &mut self.commands);
+        for _ in 1..BATCH_EVENTS_MAX {
             match events.try_recv() {
-                Ok(event) => core.step(now, event, &mut commands),
+                Ok(event) => self.core.step(now, event, &mut self.commands),
                 Err(_) => break,
             }
-            taken += 1;
         }
-        core.step(now, Event::Seal, &mut commands);
-        while let Some(command) = pop_front(&mut commands) {
-            match command {
-                Command::Persist { batch, records } => {
-                    let appended = log.append(records.len());
-                    assert_eq!(appended, batch, "the log numbers batches as the core does");
-                    core.step(now, Event::Flushed(log.flush(appended)), &mut commands);
-                }
-                Command::Publish(batch) => publish(&shards, batch).await,
-                Command::Report(to, report) => {
-                    let _ = to.0.try_send(report);
+        self.core.step(now, Event::Seal, &mut self.commands);
+    }
+
+    fn on_done(&mut self, now: i64, done: Done) {
+        match done {
+            Done::Synced(result) => self.complete_flush(now, result),
+            Done::Spare(Ok(spare)) => self.storage.log.install_spare(spare),
+            Done::Spare(Err(error)) => {
+                tracing::warn!(%error, "preallocating the next txn log file failed; it will be built when needed")
+            }
+            Done::Snapshot(result) => {
+                self.snapshot_running = false;
+                match result {
+                    Ok(zxid) => tracing::info!("snapshot at zxid {zxid:#x} written"),
+                    Err(error) => tracing::error!(%error, "snapshot failed; the txn log still has everything"),
                 }
             }
         }
     }
-}
 
-fn pop_front(commands: &mut Vec<Command>) -> Option<Command> {
-    if commands.is_empty() {
-        None
-    } else {
-        Some(commands.remove(0))
+    fn complete_flush(&mut self, now: i64, result: Result<Synced, FlushError>) {
+        let durable = result
+            .map_err(|e| e.to_string())
+            .and_then(|proof| self.storage.log.complete_flush(proof).map_err(|e| e.to_string()));
+        match durable {
+            Ok(batches) => {
+                for batch in batches {
+                    self.core.step(now, Event::Flushed(batch), &mut self.commands);
+                }
+            }
+            Err(error) => fatal(&format!("txn log flush failed: {error}")),
+        }
+    }
+
+    /// Carries out every command, starting flushes as batches are appended,
+    /// until nothing is left to do right now.
+    async fn carry_out(&mut self, now: i64) {
+        loop {
+            let commands = std::mem::take(&mut self.commands);
+            for command in commands {
+                match command {
+                    Command::Persist { batch, records } => self.append(batch, &records),
+                    Command::Publish(batch) => self.publish(batch).await,
+                    Command::Report(to, report) => {
+                        let _ = to.0.try_send(report);
+                    }
+                }
+            }
+            if !self.begin_flush(now) {
+                return;
+            }
+        }
+    }
+
+    fn append(&mut self, batch: warden_storage::BatchId, records: &[TxnRecord]) {
+        let keep = self.storage.log.keeps_records();
+        self.encoded.clear();
+        if keep {
+            for record in records {
+                let mut bytes = Vec::new();
+                crate::txn::codec::encode_txn(record, &mut bytes);
+                self.encoded.push(bytes);
+            }
+        }
+        let framed: Vec<Record<'_>> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Record {
+                zxid: r.header.zxid as u64,
+                payload: self.encoded.get(i).map(Vec::as_slice).unwrap_or(&[]),
+            })
+            .collect();
+        match self.storage.log.append(&framed) {
+            Ok(appended) => assert_eq!(appended, batch, "the log numbers batches as the core does"),
+            Err(error) => fatal(&format!("txn log append failed: {error}")),
+        }
+        if let Some(policy) = self.storage.snapshots.as_mut() {
+            for bytes in &self.encoded {
+                self.snapshot_due |= policy.trigger.on_txn(bytes.len() as u64);
+            }
+        }
+        self.prepare_spare();
+    }
+
+    fn prepare_spare(&mut self) {
+        let Some(plan) = self.storage.log.spare_wanted() else { return };
+        let done = self.done.clone();
+        glommio::spawn_local(async move {
+            let spare = glommio::executor().spawn_blocking(move || plan.build()).await;
+            let _ = done.send(Done::Spare(spare)).await;
+        })
+        .detach();
+    }
+
+    /// Starts a flush if none runs and something waits. Returns true when
+    /// it completed at once (no fdatasync needed), so there is more to do.
+    fn begin_flush(&mut self, now: i64) -> bool {
+        if self.storage.log.flush_in_flight() {
+            return false;
+        }
+        let Some(ticket) = self.storage.log.begin_flush() else { return false };
+        if ticket.sync_count() == 0 {
+            let result = ticket.sync_blocking();
+            self.complete_flush(now, result);
+            return true;
+        }
+        let done = self.done.clone();
+        glommio::spawn_local(async move {
+            let _ = done.send(Done::Synced(ticket.sync().await)).await;
+        })
+        .detach();
+        false
+    }
+
+    async fn publish(&mut self, batch: Arc<Batch>) {
+        if self.snapshot_due && !self.snapshot_running {
+            if let Some(tree) = batch.outcomes.last().map(|o| o.tree.clone()) {
+                self.start_snapshot(tree);
+            }
+        }
+        for shard in &self.shards {
+            // A shard that is gone is shutting down; the others still get it.
+            let _ = shard.send(batch.clone()).await;
+        }
+    }
+
+    fn start_snapshot(&mut self, tree: Arc<Tree>) {
+        let Some(policy) = self.storage.snapshots.as_ref() else { return };
+        self.snapshot_due = false;
+        self.snapshot_running = true;
+        let data_dir = policy.data_dir.clone();
+        let db_id = policy.db_id;
+        let done = self.done.clone();
+        glommio::spawn_local(async move {
+            let written = glommio::executor()
+                .spawn_blocking(move || write_snapshot(&data_dir, db_id, &tree))
+                .await;
+            let _ = done.send(Done::Snapshot(written)).await;
+        })
+        .detach();
     }
 }
 
-async fn publish(shards: &[Sender<Arc<Batch>>], batch: Arc<Batch>) {
-    for shard in shards {
-        // A shard that is gone is shutting down; the others still get it.
-        let _ = shard.send(batch.clone()).await;
-    }
+/// Writes `tree` as a snapshot at its last zxid; returns that zxid.
+pub fn write_snapshot(data_dir: &std::path::Path, db_id: u64, tree: &Tree) -> Result<u64, String> {
+    let zxid = tree.last_zxid() as u64;
+    warden_storage::snapshot::write_snapshot(data_dir, db_id, zxid, |w| {
+        crate::tree::snapshot::write_tree(tree, w)
+    })
+    .map(|_| zxid)
+    .map_err(|e| e.to_string())
+}
+
+/// An operating failure the server cannot continue past without risking an
+/// acknowledged write: say so in one line and stop, as ZooKeeper does when
+/// its log cannot be synced.
+fn fatal(message: &str) -> ! {
+    tracing::error!("{message}; stopping so that nothing unflushed is acknowledged");
+    eprintln!("warden: {message}; stopping");
+    std::process::exit(2);
 }
 
 /// Sends [`Event::Tick`] every `interval` until the sequencer is gone.
@@ -81,6 +279,26 @@ pub async fn ticker(events: Sender<Event>, interval: Duration) {
         glommio::timer::sleep(interval).await;
         if events.send(Event::Tick).await.is_err() {
             return;
+        }
+    }
+}
+
+/// ZooKeeper's autopurge: every `interval`, keep the `retain` newest
+/// snapshots and the logs needed to replay from the oldest of them.
+pub async fn autopurge(data_dir: PathBuf, data_log_dir: PathBuf, retain: usize, interval: Duration) {
+    loop {
+        glommio::timer::sleep(interval).await;
+        let (data, logs) = (data_dir.clone(), data_log_dir.clone());
+        let purged = glommio::executor()
+            .spawn_blocking(move || warden_storage::purge::purge(&data, &logs, retain))
+            .await;
+        match purged {
+            Ok(plan) => tracing::info!(
+                snapshots = plan.snapshots.len(),
+                logs = plan.logs.len(),
+                "autopurge removed old snapshots and logs"
+            ),
+            Err(error) => tracing::warn!(%error, "autopurge failed"),
         }
     }
 }

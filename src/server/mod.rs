@@ -14,6 +14,7 @@
 
 pub mod fourlw;
 pub mod stats;
+pub mod storage;
 
 use crate::config::Config;
 use crate::preflight;
@@ -31,7 +32,6 @@ use glommio::{LocalExecutorBuilder, Placement};
 use stats::ServerStats;
 use std::sync::Arc;
 use std::time::Duration;
-use warden_storage::volatile::VolatileLog;
 
 /// io_uring buffer memory per executor: small, so that the default locked
 /// memory limit (8 MiB on many systems) covers every executor.
@@ -64,6 +64,8 @@ pub enum ServerError {
     Bind { address: String, message: String },
     #[error("replicated mode (server.N lines) is not built yet; remove the server.N lines to run standalone")]
     ClusterNotBuilt,
+    #[error("storage: {0}")]
+    Storage(String),
 }
 
 /// Starts the server and serves until the process is killed.
@@ -77,7 +79,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     }
     let config = Arc::new(config);
     let stats = Arc::new(ServerStats::new());
-    let tree = Tree::new();
+    let opened = storage::open(&config)?;
+    let tree = opened.tree.clone();
     let (events_tx, events_rx) = async_channel::bounded(SEQUENCER_EVENTS_CAPACITY);
     let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| async_channel::bounded::<Arc<Batch>>(SHARD_BATCHES_CAPACITY))
@@ -130,7 +133,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     Ok(())
 }
 
-fn sequencer_config(config: &Config) -> SequencerConfig {
+fn sequencer_config(config: &Config, password_secret: u64) -> SequencerConfig {
     SequencerConfig {
         server_id: STANDALONE_SERVER_ID,
         tick_ms: config.tick_time_ms as i64,
@@ -138,7 +141,7 @@ fn sequencer_config(config: &Config) -> SequencerConfig {
         session_timeout_ms_max: config.session_timeout_ms_max as i32,
         sessions_max: SESSIONS_MAX,
         container_check_interval_ms: config.container_check_interval_ms as i64,
-        password_secret: rand::random(),
+        password_secret,
         prep: PrepContext {
             extended_types_enabled: config.extended_types_enabled,
             reconfig_enabled: false,
@@ -149,12 +152,19 @@ fn sequencer_config(config: &Config) -> SequencerConfig {
 
 fn start_sequencer(
     config: &Config,
-    tree: Tree,
+    opened: storage::Opened,
     ticks: Sender<Event>,
     events: Receiver<Event>,
     shards: Vec<Sender<Arc<Batch>>>,
 ) -> Result<glommio::ExecutorJoinHandle<()>, ServerError> {
-    let core = Sequencer::new(sequencer_config(config), tree, runtime::now_ms());
+    let settings = sequencer_config(config, opened.password_secret);
+    let core = Sequencer::new(settings, opened.tree, runtime::now_ms());
+    let storage = opened.storage;
+    let purge = (config.autopurge_purge_interval_hours > 0).then(|| {
+        let interval = Duration::from_secs(u64::from(config.autopurge_purge_interval_hours) * 3600);
+        let retain = config.autopurge_snap_retain_count as usize;
+        runtime::autopurge(config.data_dir.clone(), config.data_log_dir.clone(), retain, interval)
+    });
     let tick_interval = Duration::from_millis((config.tick_time_ms as u64 / 2).clamp(10, 500));
     let name = "warden-sequencer".to_string();
     LocalExecutorBuilder::new(Placement::Unbound)
@@ -162,7 +172,10 @@ fn start_sequencer(
         .io_memory(IO_MEMORY_BYTES)
         .spawn(move || async move {
             glommio::spawn_local(runtime::ticker(ticks, tick_interval)).detach();
-            runtime::run(core, events, shards, VolatileLog::new()).await;
+            if let Some(purge) = purge {
+                glommio::spawn_local(purge).detach();
+            }
+            runtime::run(core, events, shards, storage).await;
         })
         .map_err(|source| ServerError::Executor { name, source })
 }

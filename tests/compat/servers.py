@@ -97,6 +97,8 @@ class Server:
             "shards": str(self.shards),
             # ZooKeeper takes this as -D (see its command); Warden from zoo.cfg.
             "znode.container.checkIntervalMs": "1000",
+            # 1 MiB txn log files, not 64 MiB: tests start many servers.
+            "preAllocSize": "1024",
         }
         items.update(self.extra_cfg)
         return items

@@ -22,7 +22,8 @@ use warden::proto::types::{OpCode, WatcherEvent};
 pub struct Server {
     child: Child,
     pub port: u16,
-    pub dir: tempfile::TempDir,
+    pub dir: std::path::PathBuf,
+    _owned: Option<tempfile::TempDir>,
 }
 
 fn free_port() -> u16 {
@@ -36,16 +37,27 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts Warden with `shards` shards and extra zoo.cfg lines.
     pub fn start(shards: usize, extra: &str) -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        let owned = tempfile::tempdir().unwrap();
+        let mut server = Server::start_in(owned.path(), shards, extra);
+        server._owned = Some(owned);
+        server
+    }
+
+    /// Starts Warden on an existing data directory (for restarts).
+    pub fn start_in(dir: &std::path::Path, shards: usize, extra: &str) -> Server {
         let port = free_port();
         let config = format!(
-            "tickTime=200\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
+            "tickTime=200\npreAllocSize=1024\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
              4lw.commands.whitelist=*\nextendedTypesEnabled=true\nshards={shards}\n{extra}\n",
-            dir.path().display()
+            dir.display()
         );
-        let config_path = dir.path().join("zoo.cfg");
+        let config_path = dir.join("zoo.cfg");
         std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("warden.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("warden.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_warden"))
             .arg("server")
             .arg("--config")
@@ -54,7 +66,12 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
-        let server = Server { child, port, dir };
+        let server = Server {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            _owned: None,
+        };
         server.wait_ready();
         server
     }
@@ -73,7 +90,15 @@ impl Server {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("warden.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("warden.log")).unwrap_or_default()
+    }
+}
+
+impl Server {
+    /// SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -157,9 +182,9 @@ impl Client {
         };
         let mut out = BytesMut::new();
         encode_connect_request(&mut out, &request);
-        client.stream.write_all(&out).unwrap();
+        client.stream.write_all(&out).ok()?;
         let frame = client.read_frame()?;
-        let response = decode_connect_response(&frame).unwrap();
+        let response = decode_connect_response(&frame).ok()?;
         if response.timeout_ms <= 0 {
             return None;
         }
