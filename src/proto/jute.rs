@@ -125,6 +125,10 @@ impl<'a> Reader<'a> {
         Ok(i64::from_be_bytes(self.take_array()?))
     }
 
+    pub fn read_u8(&mut self) -> Result<u8> {
+        Ok(self.take_array::<1>()?[0])
+    }
+
     pub fn read_bool(&mut self) -> Result<bool> {
         Ok(self.take_array::<1>()?[0] != 0)
     }

@@ -129,3 +129,5 @@ pub struct TxnRecord {
     pub header: TxnHeader,
     pub txn: Txn,
 }
+
+pub mod codec;
