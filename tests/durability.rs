@@ -19,7 +19,7 @@ use warden::proto::types::{Acl, OpCode};
 
 /// Small files and frequent snapshots, so kills land in every phase: mid
 /// append, mid roll to a new file, mid snapshot.
-const STORAGE: &str = "preAllocSize=256\nsnapCount=200\n";
+const STORAGE: &str = "preAllocSize=256\nsnapCount=100000000\n";
 
 fn create(path: &str, data: &[u8]) -> Request {
     Request::Create(

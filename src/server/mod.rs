@@ -87,7 +87,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         .unzip();
     let sequencer = start_sequencer(
         &config,
-        tree.clone(),
+        opened,
         events_tx.clone(),
         events_rx,
         batch_txs,
@@ -163,7 +163,7 @@ fn start_sequencer(
     let purge = (config.autopurge_purge_interval_hours > 0).then(|| {
         let interval = Duration::from_secs(u64::from(config.autopurge_purge_interval_hours) * 3600);
         let retain = config.autopurge_snap_retain_count as usize;
-        runtime::autopurge(config.data_dir.clone(), config.data_log_dir.clone(), retain, interval)
+        (config.data_dir.clone(), config.data_log_dir.clone(), retain, interval)
     });
     let tick_interval = Duration::from_millis((config.tick_time_ms as u64 / 2).clamp(10, 500));
     let name = "warden-sequencer".to_string();
@@ -172,8 +172,8 @@ fn start_sequencer(
         .io_memory(IO_MEMORY_BYTES)
         .spawn(move || async move {
             glommio::spawn_local(runtime::ticker(ticks, tick_interval)).detach();
-            if let Some(purge) = purge {
-                glommio::spawn_local(purge).detach();
+            if let Some((data_dir, log_dir, retain, interval)) = purge {
+                glommio::spawn_local(runtime::autopurge(data_dir, log_dir, retain, interval)).detach();
             }
             runtime::run(core, events, shards, storage).await;
         })

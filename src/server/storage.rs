@@ -100,7 +100,9 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
 
 fn log_config(config: &Config) -> LogConfig {
     let mut log = LogConfig::new(&config.data_log_dir);
-    log.file_size = config.prealloc_size_bytes;
+    // A file must hold at least one largest record (a whole request).
+    let record_floor = (record_bytes_max(config) as u64 + 8192).next_multiple_of(4096);
+    log.file_size = config.prealloc_size_bytes.next_multiple_of(4096).max(record_floor);
     log.db_id = DATABASE_ID;
     log.force_sync = config.force_sync;
     log.max_record_bytes = record_bytes_max(config);

@@ -144,6 +144,30 @@ impl Client {
         Client::connect_with(port, 0, &[0; 16], 10_000).expect("session established")
     }
 
+    /// Connects with a fresh session; `None` if the server is not there.
+    pub fn try_connect(port: u16) -> Option<Client> {
+        Client::connect_with(port, 0, &[0; 16], 10_000)
+    }
+
+    /// Sends a request and waits for its reply; `None` if the connection
+    /// broke first (the server died).
+    pub fn try_call(&mut self, request: &Request) -> Option<(ReplyHeader, Response)> {
+        let op = request_opcode(request);
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        self.in_flight.insert(xid, op);
+        let mut out = BytesMut::new();
+        encode_request(&mut out, RequestHeader { xid, op: op as i32 }, request);
+        self.stream.write_all(&out).ok()?;
+        loop {
+            match self.receive()? {
+                Frame::Reply(header, response) if header.xid == xid => return Some((header, response)),
+                Frame::Reply(header, response) => self.replies.push_back((header, response)),
+                Frame::Event(event) => self.events.push_back(event),
+            }
+        }
+    }
+
     /// Connects with a session id and password; `None` if the server refused.
     pub fn connect_with(
         port: u16,
@@ -151,7 +175,7 @@ impl Client {
         passwd: &[u8],
         timeout_ms: i32,
     ) -> Option<Client> {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
