@@ -13,6 +13,7 @@ pub mod sequencer;
 pub mod server;
 pub mod session;
 pub mod shard;
+pub mod tools;
 pub mod tree;
 pub mod txn;
 pub mod watch;

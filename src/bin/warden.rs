@@ -43,6 +43,39 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Print every record of a txn log file (like ZooKeeper's TxnLogToolkit).
+    LogDump {
+        /// A `log.<zxid>` file.
+        file: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a snapshot file: header, nodes with their stats, sessions
+    /// (like ZooKeeper's SnapshotFormatter).
+    SnapDump {
+        /// A `snapshot.<zxid>` file.
+        file: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove old snapshots and the logs only they need, keeping the
+    /// newest COUNT snapshots (at least 3), as ZooKeeper's PurgeTxnLog.
+    Purge {
+        /// zoo.cfg naming dataDir / dataLogDir (and autopurge.snapRetainCount).
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["data_dir", "data_log_dir"])]
+        config: Option<PathBuf>,
+        /// Snapshot directory (dataDir).
+        #[arg(long, value_name = "D", requires = "data_log_dir")]
+        data_dir: Option<PathBuf>,
+        /// Log directory (dataLogDir).
+        #[arg(long, value_name = "L", requires = "data_dir")]
+        data_log_dir: Option<PathBuf>,
+        /// Snapshots to keep (minimum 3).
+        #[arg(short = 'n', value_name = "COUNT")]
+        count: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +83,14 @@ fn main() -> ExitCode {
     init_logging(cli.log_level.as_deref());
     let result = match cli.command {
         Command::Server { config } => server(config),
+        Command::LogDump { file, json } => log_dump(&file, json),
+        Command::SnapDump { file, json } => snap_dump(&file, json),
+        Command::Purge {
+            config,
+            data_dir,
+            data_log_dir,
+            count,
+        } => purge(config, data_dir, data_log_dir, count),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,4 +143,55 @@ fn server(path: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
 /// Hands the checked configuration to the server runtime.
 pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     warden::server::run(config).map_err(Into::into)
+}
+
+fn log_dump(file: &std::path::Path, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let log = warden::tools::read_log(file).map_err(|e| e as Box<dyn std::error::Error>)?;
+    if json {
+        println!("{:#}", warden::tools::log_json(&log));
+    } else {
+        print!("{}", warden::tools::log_text(&log));
+    }
+    Ok(())
+}
+
+fn snap_dump(file: &std::path::Path, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let snap = warden::tools::read_snapshot(file).map_err(|e| e as Box<dyn std::error::Error>)?;
+    if json {
+        println!("{:#}", warden::tools::snapshot_json(&snap));
+    } else {
+        print!("{}", warden::tools::snapshot_text(&snap));
+    }
+    Ok(())
+}
+
+fn purge(
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    data_log_dir: Option<PathBuf>,
+    count: Option<usize>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (data_dir, data_log_dir, retain) = match (data_dir, data_log_dir) {
+        (Some(d), Some(l)) => (
+            d,
+            l,
+            count.unwrap_or(warden_storage::purge::MIN_SNAP_RETAIN),
+        ),
+        _ => {
+            let config = Config::load(config.as_deref())?.config;
+            let retain = count.unwrap_or(config.autopurge_snap_retain_count as usize);
+            (config.data_dir, config.data_log_dir, retain)
+        }
+    };
+    let plan = warden_storage::purge::purge(&data_dir, &data_log_dir, retain)?;
+    for p in plan.snapshots.iter().chain(&plan.logs) {
+        println!("removed {}", p.display());
+    }
+    println!(
+        "kept the newest {} snapshots; removed {} snapshots and {} logs",
+        plan.retain,
+        plan.snapshots.len(),
+        plan.logs.len()
+    );
+    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod acl;
 pub mod javaorder;
 pub mod path;
 pub mod read;
+pub mod snapshot;
 
 use crate::proto::types::{Acl, ErrorCode, EventType, NodeData, OpCode, SessionId, Stat, Zxid};
 use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
