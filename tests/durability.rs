@@ -19,7 +19,7 @@ use warden::proto::types::{Acl, OpCode};
 
 /// Small files and frequent snapshots, so kills land in every phase: mid
 /// append, mid roll to a new file, mid snapshot.
-const STORAGE: &str = "preAllocSize=256\nsnapCount=100000000\n";
+const STORAGE: &str = "preAllocSize=256\nsnapCount=200\n";
 
 fn create(path: &str, data: &[u8]) -> Request {
     Request::Create(
@@ -61,15 +61,32 @@ type Ledger = Arc<Mutex<BTreeMap<String, PathState>>>;
 
 /// One client writing its own paths until the connection dies.
 fn writer(port: u16, id: usize, round: usize, ledger: Ledger) {
-    let Some(mut client) = Client::try_connect(port) else { return };
+    let Some(mut client) = Client::try_connect(port) else {
+        return;
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64((round * 100 + id) as u64);
     for n in 0.. {
         let path = format!("/w{id}-{}", rng.gen_range(0..20));
         let value = format!("r{round}-n{n}");
-        let existed = ledger.lock().unwrap().get(&path).is_some_and(|s| s.acked.is_some());
-        ledger.lock().unwrap().entry(path.clone()).or_default().in_flight = Some(value.clone());
-        let request = if existed { set(&path, value.as_bytes()) } else { create(&path, value.as_bytes()) };
-        let Some((header, _)) = client.try_call(&request) else { return };
+        let existed = ledger
+            .lock()
+            .unwrap()
+            .get(&path)
+            .is_some_and(|s| s.acked.is_some());
+        ledger
+            .lock()
+            .unwrap()
+            .entry(path.clone())
+            .or_default()
+            .in_flight = Some(value.clone());
+        let request = if existed {
+            set(&path, value.as_bytes())
+        } else {
+            create(&path, value.as_bytes())
+        };
+        let Some((header, _)) = client.try_call(&request) else {
+            return;
+        };
         let mut ledger = ledger.lock().unwrap();
         let state = ledger.get_mut(&path).unwrap();
         state.in_flight = None;
@@ -85,11 +102,17 @@ fn verify(port: u16, ledger: &Ledger) -> usize {
     for (path, state) in ledger.iter_mut() {
         let (header, response) = client.call(&get(path));
         let found = match response {
-            Response::GetData(data, _) if header.err == 0 => Some(String::from_utf8(data.as_slice().to_vec()).unwrap()),
+            Response::GetData(data, _) if header.err == 0 => {
+                Some(String::from_utf8(data.as_slice().to_vec()).unwrap())
+            }
             _ => None,
         };
         let allowed = found == state.acked || (found.is_some() && found == state.in_flight);
-        assert!(allowed, "{path}: found {found:?}, acknowledged {:?}, in flight {:?}", state.acked, state.in_flight);
+        assert!(
+            allowed,
+            "{path}: found {found:?}, acknowledged {:?}, in flight {:?}",
+            state.acked, state.in_flight
+        );
         // What is there now is the acknowledged state from here on.
         state.acked = found;
         state.in_flight = None;
@@ -99,7 +122,10 @@ fn verify(port: u16, ledger: &Ledger) -> usize {
 
 #[test]
 fn no_acknowledged_write_is_lost_across_sigkills() {
-    let kills: usize = std::env::var("WARDEN_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let kills: usize = std::env::var("WARDEN_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
     let ledger: Ledger = Arc::default();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -124,7 +150,10 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
     let server = Server::start_in(dir.path(), 1, STORAGE);
     let paths = verify(server.port, &ledger);
     assert!(paths > 0);
-    eprintln!("{kills} kills, {paths} paths, 0 lost acknowledged writes, {:?}", started.elapsed());
+    eprintln!(
+        "{kills} kills, {paths} paths, 0 lost acknowledged writes, {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -147,12 +176,15 @@ fn sessions_and_their_ephemerals_survive_a_restart() {
     let passwd = owner.session.passwd.clone();
     server.kill();
     let server = Server::start_in(dir.path(), 2, STORAGE);
-    let mut resumed = Client::connect_with(server.port, session, &passwd, 30_000).expect("session survives");
+    let mut resumed =
+        Client::connect_with(server.port, session, &passwd, 30_000).expect("session survives");
     let (header, response) = resumed.call(&Request::Exists(PathWatchRequest {
         path: "/eph".into(),
         watch: false,
     }));
     assert_eq!(header.err, 0);
-    let Response::Stat(stat) = response else { panic!("{response:?}") };
+    let Response::Stat(stat) = response else {
+        panic!("{response:?}")
+    };
     assert_eq!(stat.ephemeral_owner, session);
 }

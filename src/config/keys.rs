@@ -356,7 +356,8 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
             .snap_size_limit_kb
             .unwrap_or(DEFAULT_SNAP_SIZE_LIMIT_KB)
             .saturating_mul(1024),
-        prealloc_size_bytes: u64::from(d.prealloc_size_kb.unwrap_or(DEFAULT_PREALLOC_SIZE_KB)) * 1024,
+        prealloc_size_bytes: u64::from(d.prealloc_size_kb.unwrap_or(DEFAULT_PREALLOC_SIZE_KB))
+            * 1024,
         container_check_interval_ms: d
             .container_check_interval_ms
             .unwrap_or(DEFAULT_CONTAINER_CHECK_INTERVAL_MS),

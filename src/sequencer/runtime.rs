@@ -74,7 +74,12 @@ struct Runtime {
 }
 
 /// Runs the sequencer until every event sender is gone.
-pub async fn run(core: Sequencer, events: Receiver<Event>, shards: Vec<Sender<Arc<Batch>>>, storage: Storage) {
+pub async fn run(
+    core: Sequencer,
+    events: Receiver<Event>,
+    shards: Vec<Sender<Arc<Batch>>>,
+    storage: Storage,
+) {
     let (done, completions) = async_channel::bounded(16);
     let mut runtime = Runtime {
         core,
@@ -125,20 +130,26 @@ impl Runtime {
                 self.snapshot_running = false;
                 match result {
                     Ok(zxid) => tracing::info!("snapshot at zxid {zxid:#x} written"),
-                    Err(error) => tracing::error!(%error, "snapshot failed; the txn log still has everything"),
+                    Err(error) => {
+                        tracing::error!(%error, "snapshot failed; the txn log still has everything")
+                    }
                 }
             }
         }
     }
 
     fn complete_flush(&mut self, now: i64, result: Result<Synced, FlushError>) {
-        let durable = result
-            .map_err(|e| e.to_string())
-            .and_then(|proof| self.storage.log.complete_flush(proof).map_err(|e| e.to_string()));
+        let durable = result.map_err(|e| e.to_string()).and_then(|proof| {
+            self.storage
+                .log
+                .complete_flush(proof)
+                .map_err(|e| e.to_string())
+        });
         match durable {
             Ok(batches) => {
                 for batch in batches {
-                    self.core.step(now, Event::Flushed(batch), &mut self.commands);
+                    self.core
+                        .step(now, Event::Flushed(batch), &mut self.commands);
                 }
             }
             Err(error) => fatal(&format!("txn log flush failed: {error}")),
@@ -196,10 +207,14 @@ impl Runtime {
     }
 
     fn prepare_spare(&mut self) {
-        let Some(plan) = self.storage.log.spare_wanted() else { return };
+        let Some(plan) = self.storage.log.spare_wanted() else {
+            return;
+        };
         let done = self.done.clone();
         glommio::spawn_local(async move {
-            let spare = glommio::executor().spawn_blocking(move || plan.build()).await;
+            let spare = glommio::executor()
+                .spawn_blocking(move || plan.build())
+                .await;
             let _ = done.send(Done::Spare(spare)).await;
         })
         .detach();
@@ -211,7 +226,9 @@ impl Runtime {
         if self.storage.log.flush_in_flight() {
             return false;
         }
-        let Some(ticket) = self.storage.log.begin_flush() else { return false };
+        let Some(ticket) = self.storage.log.begin_flush() else {
+            return false;
+        };
         if ticket.sync_count() == 0 {
             let result = ticket.sync_blocking();
             self.complete_flush(now, result);
@@ -238,7 +255,9 @@ impl Runtime {
     }
 
     fn start_snapshot(&mut self, tree: Arc<Tree>) {
-        let Some(policy) = self.storage.snapshots.as_ref() else { return };
+        let Some(policy) = self.storage.snapshots.as_ref() else {
+            return;
+        };
         self.snapshot_due = false;
         self.snapshot_running = true;
         let data_dir = policy.data_dir.clone();
@@ -285,7 +304,12 @@ pub async fn ticker(events: Sender<Event>, interval: Duration) {
 
 /// ZooKeeper's autopurge: every `interval`, keep the `retain` newest
 /// snapshots and the logs needed to replay from the oldest of them.
-pub async fn autopurge(data_dir: PathBuf, data_log_dir: PathBuf, retain: usize, interval: Duration) {
+pub async fn autopurge(
+    data_dir: PathBuf,
+    data_log_dir: PathBuf,
+    retain: usize,
+    interval: Duration,
+) {
     loop {
         glommio::timer::sleep(interval).await;
         let (data, logs) = (data_dir.clone(), data_log_dir.clone());

@@ -85,13 +85,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| async_channel::bounded::<Arc<Batch>>(SHARD_BATCHES_CAPACITY))
         .unzip();
-    let sequencer = start_sequencer(
-        &config,
-        opened,
-        events_tx.clone(),
-        events_rx,
-        batch_txs,
-    )?;
+    let sequencer = start_sequencer(&config, opened, events_tx.clone(), events_rx, batch_txs)?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (peers, query_rxs) = ShardPeers::new(shards);
     let visibility = Arc::new(Visibility::new());
@@ -163,7 +157,12 @@ fn start_sequencer(
     let purge = (config.autopurge_purge_interval_hours > 0).then(|| {
         let interval = Duration::from_secs(u64::from(config.autopurge_purge_interval_hours) * 3600);
         let retain = config.autopurge_snap_retain_count as usize;
-        (config.data_dir.clone(), config.data_log_dir.clone(), retain, interval)
+        (
+            config.data_dir.clone(),
+            config.data_log_dir.clone(),
+            retain,
+            interval,
+        )
     });
     let tick_interval = Duration::from_millis((config.tick_time_ms as u64 / 2).clamp(10, 500));
     let name = "warden-sequencer".to_string();
@@ -173,7 +172,8 @@ fn start_sequencer(
         .spawn(move || async move {
             glommio::spawn_local(runtime::ticker(ticks, tick_interval)).detach();
             if let Some((data_dir, log_dir, retain, interval)) = purge {
-                glommio::spawn_local(runtime::autopurge(data_dir, log_dir, retain, interval)).detach();
+                glommio::spawn_local(runtime::autopurge(data_dir, log_dir, retain, interval))
+                    .detach();
             }
             runtime::run(core, events, shards, storage).await;
         })

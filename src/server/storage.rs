@@ -35,8 +35,10 @@ pub struct Opened {
 pub fn open(config: &Config) -> Result<Opened, ServerError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| ServerError::Storage(format!("{what}: {e}"));
     std::fs::create_dir_all(&config.data_dir).map_err(|e| fail("cannot create dataDir", &e))?;
-    std::fs::create_dir_all(&config.data_log_dir).map_err(|e| fail("cannot create dataLogDir", &e))?;
-    let password_secret = session_secret(&config.data_dir).map_err(|e| fail("session secret", &e))?;
+    std::fs::create_dir_all(&config.data_log_dir)
+        .map_err(|e| fail("cannot create dataLogDir", &e))?;
+    let password_secret =
+        session_secret(&config.data_dir).map_err(|e| fail("session secret", &e))?;
     let mut recovery = RecoveryConfig::new(&config.data_dir, &config.data_log_dir);
     recovery.max_record_bytes = record_bytes_max(config);
     let recovered = recover(&recovery).map_err(|e| fail("recovery refused", &e))?;
@@ -59,9 +61,13 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
     };
     let replayed = recovered
         .replay(|zxid, bytes| {
-            let record = crate::txn::codec::decode_txn(bytes).map_err(|e| format!("txn {zxid:#x}: {e}"))?;
+            let record =
+                crate::txn::codec::decode_txn(bytes).map_err(|e| format!("txn {zxid:#x}: {e}"))?;
             if record.header.zxid as u64 != zxid {
-                return Err(format!("txn framed as {zxid:#x} holds {:#x}", record.header.zxid));
+                return Err(format!(
+                    "txn framed as {zxid:#x} holds {:#x}",
+                    record.header.zxid
+                ));
             }
             tree.apply(&record);
             Ok(())
@@ -76,7 +82,8 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
         sessions = tree.sessions().count(),
         "recovered"
     );
-    let log = TxnLog::open(log_config(config), log_end.as_ref()).map_err(|e| fail("cannot open the txn log", &e))?;
+    let log = TxnLog::open(log_config(config), log_end.as_ref())
+        .map_err(|e| fail("cannot open the txn log", &e))?;
     if !config.force_sync {
         tracing::warn!(
             "forceSync=no: the txn log is NOT synced to disk; acknowledged writes can be lost \
@@ -86,7 +93,11 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
     let snapshots = SnapshotPolicy {
         data_dir: config.data_dir.clone(),
         db_id: DATABASE_ID,
-        trigger: SnapTrigger::new(config.snap_count as u64, config.snap_size_limit_bytes, rand::random()),
+        trigger: SnapTrigger::new(
+            config.snap_count as u64,
+            config.snap_size_limit_bytes,
+            rand::random(),
+        ),
     };
     Ok(Opened {
         tree,
@@ -102,7 +113,10 @@ fn log_config(config: &Config) -> LogConfig {
     let mut log = LogConfig::new(&config.data_log_dir);
     // A file must hold at least one largest record (a whole request).
     let record_floor = (record_bytes_max(config) as u64 + 8192).next_multiple_of(4096);
-    log.file_size = config.prealloc_size_bytes.next_multiple_of(4096).max(record_floor);
+    log.file_size = config
+        .prealloc_size_bytes
+        .next_multiple_of(4096)
+        .max(record_floor);
     log.db_id = DATABASE_ID;
     log.force_sync = config.force_sync;
     log.max_record_bytes = record_bytes_max(config);
@@ -115,7 +129,10 @@ fn session_secret(data_dir: &Path) -> std::io::Result<u64> {
     let path = data_dir.join("warden.secret");
     match std::fs::read(&path) {
         Ok(bytes) if bytes.len() == 8 => Ok(u64::from_be_bytes(bytes.try_into().expect("8 bytes"))),
-        Ok(_) => Err(std::io::Error::other(format!("{} is not 8 bytes", path.display()))),
+        Ok(_) => Err(std::io::Error::other(format!(
+            "{} is not 8 bytes",
+            path.display()
+        ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secret: u64 = rand::random();
             let tmp = data_dir.join("warden.secret.tmp");

@@ -161,7 +161,9 @@ impl Client {
         self.stream.write_all(&out).ok()?;
         loop {
             match self.receive()? {
-                Frame::Reply(header, response) if header.xid == xid => return Some((header, response)),
+                Frame::Reply(header, response) if header.xid == xid => {
+                    return Some((header, response))
+                }
                 Frame::Reply(header, response) => self.replies.push_back((header, response)),
                 Frame::Event(event) => self.events.push_back(event),
             }
