@@ -541,12 +541,14 @@ fn monitor(
         progress.show(&format!("[{}] warming up", mon.label));
         std::thread::sleep(Duration::from_millis(10));
     }
-    let _ = take_all(recs);
+    // Connect and warmup: failures count, operations do not.
+    let before = take_all(recs);
     let cpu0 = cpu::self_cpu();
     let srv0 = mon.server_pid.and_then(cpu::proc_cpu);
     let t0 = Instant::now();
     shared.measuring.store(true, Release);
     let mut total = Interval::default();
+    total.merge_failures(&before);
     let mut series = Vec::new();
     let mut last_tick = t0;
     let mut next_tick = t0 + mon.tick;

@@ -70,6 +70,15 @@ impl Interval {
         self.errors.values().sum::<u64>() + self.conn_failures + self.lost
     }
 
+    /// Only the failures of `other` (warmup: errors count, operations not).
+    pub fn merge_failures(&mut self, other: &Interval) {
+        for (name, n) in &other.errors {
+            *self.errors.entry(name.clone()).or_insert(0) += n;
+        }
+        self.conn_failures += other.conn_failures;
+        self.lost += other.lost;
+    }
+
     pub fn merge(&mut self, other: &Interval) {
         self.all.add(&other.all).expect("same bounds");
         for (op, h) in &other.by_op {
@@ -232,6 +241,9 @@ mod tests {
         assert_eq!(a.errors["NoNode"], 2);
         assert_eq!(a.error_count(), 3 + 1 + 3);
         assert_eq!(a.by_op.len(), 2);
+        let mut c = Interval::default();
+        c.merge_failures(&a);
+        assert_eq!((c.ops, c.all.len(), c.error_count()), (0, 0, 7));
     }
 
     #[test]
