@@ -149,6 +149,9 @@ pub fn join_executors(handles: Vec<glommio::ExecutorJoinHandle<()>>) {
     }
 }
 
+/// Latency row of the open loop's own lateness (send time - intended time).
+pub const SEND_LAG: &str = "(generator send lag)";
+
 /// One connection's queue entry: xid, opcode, op kind, clock start.
 type InFlight = VecDeque<(i32, OpCode, Op, Instant)>;
 
@@ -303,6 +306,7 @@ async fn open_loop(
     let inflight = RefCell::new(InFlight::with_capacity(cfg.depth + 1));
     let permits = glommio::sync::Semaphore::new(cfg.depth as u64);
     let failed = Cell::new(false);
+    let mut lags: Vec<Instant> = Vec::with_capacity(64);
 
     let write_side = async {
         let result: Result<(), ConnError> = async {
@@ -334,11 +338,22 @@ async fn open_loop(
                     };
                     let (x, code) = writer.push(&req);
                     inflight.borrow_mut().push_back((x, code, op, intended));
+                    lags.push(intended);
                     if writer.wbuf.len() >= 64 * 1024 {
                         break;
                     }
                 }
                 writer.flush().await?;
+                // How late the generator itself was: a busy or descheduled
+                // generator shows here, not as server latency.
+                let sent = Instant::now();
+                if shared.measuring.load(Relaxed) && !lags.is_empty() {
+                    let mut r = rec.lock().unwrap();
+                    for t in lags.drain(..) {
+                        r.part(SEND_LAG, sent.saturating_duration_since(t));
+                    }
+                }
+                lags.clear();
             }
             let (x, code) = writer.push(&Request::CloseSession);
             inflight
