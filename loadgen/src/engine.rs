@@ -321,11 +321,18 @@ async fn open_loop(
                     continue;
                 }
                 while let Some(intended) = schedule.take_due(Instant::now()) {
+                    let mut waited = false;
                     if !permits.try_acquire(1).unwrap_or(false) {
                         // Depth reached: send what we have, wait for a reply.
+                        // That wait is the server's doing (its latency is
+                        // still counted from `intended`), not generator lag.
+                        waited = true;
                         writer.flush().await?;
                         if permits.acquire(1).await.is_err() {
                             break 'outer;
+                        }
+                        if shared.measuring.load(Relaxed) {
+                            rec.lock().unwrap().depth_waits += 1;
                         }
                     }
                     let next = if shared.claim() {
@@ -338,14 +345,16 @@ async fn open_loop(
                     };
                     let (x, code) = writer.push(&req);
                     inflight.borrow_mut().push_back((x, code, op, intended));
-                    lags.push(intended);
+                    if !waited {
+                        lags.push(intended);
+                    }
                     if writer.wbuf.len() >= 64 * 1024 {
                         break;
                     }
                 }
                 writer.flush().await?;
-                // How late the generator itself was: a busy or descheduled
-                // generator shows here, not as server latency.
+                // How late the generator itself was (timer wake-up, CPU):
+                // a busy or descheduled generator shows here.
                 let sent = Instant::now();
                 if shared.measuring.load(Relaxed) && !lags.is_empty() {
                     let mut r = rec.lock().unwrap();
@@ -550,6 +559,10 @@ fn monitor(
     }
     let go = Instant::now();
     let _ = shared.go_time.set(go);
+    if mon.warmup.is_zero() {
+        // Count from the first request (an --ops budget is exact).
+        shared.measuring.store(true, Release);
+    }
     shared.go.store(true, Release);
     // Warmup: load runs, nothing counted.
     while go.elapsed() < mon.warmup && shared.active.load(Acquire) > 0 {
@@ -633,6 +646,7 @@ fn monitor(
         errors: total.errors.clone(),
         conn_failures: total.conn_failures,
         lost_requests: total.lost,
+        depth_waits: total.depth_waits,
         latency,
         series,
         client_cpu,

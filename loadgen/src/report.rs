@@ -41,6 +41,8 @@ pub struct RunReport {
     pub errors: BTreeMap<String, u64>,
     pub conn_failures: u64,
     pub lost_requests: u64,
+    /// Open loop: sends delayed because `depth` requests were outstanding.
+    pub depth_waits: u64,
     /// "all" and each operation (or phase) by name.
     pub latency: BTreeMap<String, Latency>,
     pub series: Vec<Point>,
@@ -169,8 +171,10 @@ impl Output {
             if let Some(rate) = r.offered_rate {
                 let _ = writeln!(
                     s,
-                    "  offered {}/s (open loop, latency from intended send time)",
-                    si(rate)
+                    "  offered {}/s (open loop, latency from intended send time); \
+                     {} sends waited for a free slot (depth reached)",
+                    si(rate),
+                    r.depth_waits
                 );
             }
             for (k, v) in &r.extra {
@@ -231,6 +235,7 @@ mod tests {
             errors: e,
             conn_failures: 0,
             lost_requests: 0,
+            depth_waits: 0,
             latency: BTreeMap::new(),
             series: vec![],
             client_cpu: Cpu::default(),

@@ -34,6 +34,8 @@ pub struct Interval {
     pub conn_failures: u64,
     /// Requests lost with a failed connection (sent, never answered).
     pub lost: u64,
+    /// Open loop: sends that waited for a free slot (depth reached).
+    pub depth_waits: u64,
 }
 
 impl Default for Interval {
@@ -45,6 +47,7 @@ impl Default for Interval {
             errors: BTreeMap::new(),
             conn_failures: 0,
             lost: 0,
+            depth_waits: 0,
         }
     }
 }
@@ -94,6 +97,7 @@ impl Interval {
         }
         self.conn_failures += other.conn_failures;
         self.lost += other.lost;
+        self.depth_waits += other.depth_waits;
     }
 }
 

@@ -416,6 +416,7 @@ fn summarise(
         errors,
         conn_failures: 0,
         lost_requests: 0,
+        depth_waits: 0,
         latency,
         series: Vec::new(),
         client_cpu,
