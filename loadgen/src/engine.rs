@@ -149,7 +149,8 @@ pub fn join_executors(handles: Vec<glommio::ExecutorJoinHandle<()>>) {
     }
 }
 
-/// Latency row of the open loop's own lateness (send time - intended time).
+/// Latency row of the open loop's own lateness (time the request was built
+/// minus its intended send time; waits for a free slot are not included).
 pub const SEND_LAG: &str = "(generator send lag)";
 
 /// One connection's queue entry: xid, opcode, op kind, clock start.
@@ -306,7 +307,7 @@ async fn open_loop(
     let inflight = RefCell::new(InFlight::with_capacity(cfg.depth + 1));
     let permits = glommio::sync::Semaphore::new(cfg.depth as u64);
     let failed = Cell::new(false);
-    let mut lags: Vec<Instant> = Vec::with_capacity(64);
+    let mut lags: Vec<Duration> = Vec::with_capacity(64);
 
     let write_side = async {
         let result: Result<(), ConnError> = async {
@@ -346,20 +347,22 @@ async fn open_loop(
                     let (x, code) = writer.push(&req);
                     inflight.borrow_mut().push_back((x, code, op, intended));
                     if !waited {
-                        lags.push(intended);
+                        // Lateness at the moment the request is built: timer
+                        // wake-up, CPU, and any earlier flush that blocked
+                        // on a full socket (server back-pressure).
+                        lags.push(Instant::now().saturating_duration_since(intended));
                     }
                     if writer.wbuf.len() >= 64 * 1024 {
                         break;
                     }
                 }
                 writer.flush().await?;
-                // How late the generator itself was (timer wake-up, CPU):
-                // a busy or descheduled generator shows here.
-                let sent = Instant::now();
+                // How late the generator itself was: a busy or descheduled
+                // generator shows here.
                 if shared.measuring.load(Relaxed) && !lags.is_empty() {
                     let mut r = rec.lock().unwrap();
-                    for t in lags.drain(..) {
-                        r.part(SEND_LAG, sent.saturating_duration_since(t));
+                    for lag in lags.drain(..) {
+                        r.part(SEND_LAG, lag);
                     }
                 }
                 lags.clear();
