@@ -1,0 +1,390 @@
+//! Every scenario for about a second against a real Warden, plus the failure
+//! paths (closed port, server killed mid-run).
+//!
+//! The warden binary is not built by this crate: it is looked up in
+//! `$WARDEN_BIN`, then `$CARGO_TARGET_DIR/{release,debug}/warden`, then the
+//! workspace `target/{release,debug}/warden` (newest first). Build it with
+//! `cargo build --release -p warden` (or `cargo build -p warden`).
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn warden_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WARDEN_BIN") {
+        return PathBuf::from(p);
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut roots = Vec::new();
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        let t = PathBuf::from(t);
+        roots.push(if t.is_absolute() {
+            t
+        } else {
+            manifest.join("..").join(t)
+        });
+    }
+    roots.push(manifest.join("../target"));
+    // This test binary lives in <target>/<profile>/deps/.
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(t) = exe.ancestors().nth(3) {
+            roots.push(t.to_path_buf());
+        }
+    }
+    let mut found: Vec<PathBuf> = roots
+        .iter()
+        .flat_map(|r| ["release", "debug"].map(|p| r.join(p).join("warden")))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.metadata().and_then(|m| m.modified()).ok()));
+    found.into_iter().next().unwrap_or_else(|| {
+        panic!(
+            "no warden binary found (looked in $WARDEN_BIN and {:?}/{{release,debug}}/warden); \
+             build it first with `cargo build --release -p warden`",
+            roots
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let cfg = format!(
+            "tickTime=2000\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
+             4lw.commands.whitelist=*\nmaxClientCnxns=0\nshards=2\n",
+            dir.path().display()
+        );
+        let cfg_path = dir.path().join("zoo.cfg");
+        std::fs::write(&cfg_path, cfg).unwrap();
+        let log = std::fs::File::create(dir.path().join("warden.log")).unwrap();
+        let child = Command::new(warden_bin())
+            .args(["server", "--config"])
+            .arg(&cfg_path)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start warden");
+        let server = Server { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if ruok(port) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "warden did not start:\n{}",
+            std::fs::read_to_string(server.dir.path().join("warden.log")).unwrap_or_default()
+        );
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ruok(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"ruok");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text == "imok"
+}
+
+/// Runs the generator with `args` plus --server/--json; returns the exit
+/// output and the parsed JSON.
+fn loadgen(addr: &str, args: &[&str], limit: Duration) -> (Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden-loadgen"))
+        .args(args)
+        .args(["--server", addr, "--quiet", "--json"])
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "loadgen {args:?} did not finish within {limit:?}\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let value = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (out, value)
+}
+
+fn assert_clean(name: &str, out: &Output, v: &Value) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{name}: exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert_eq!(v["valid"], Value::Bool(true), "{name}: {stdout}");
+    let runs = v["runs"].as_array().expect("runs");
+    assert!(!runs.is_empty(), "{name}");
+    for r in runs {
+        assert!(r["ops"].as_u64().unwrap() > 0, "{name}: no ops\n{stdout}");
+        assert_eq!(
+            r["error_total"].as_u64(),
+            Some(0),
+            "{name}: errors\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("run valid"), "{name}: {stdout}");
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn every_scenario_runs_cleanly_against_warden() {
+    let server = Server::start();
+    let addr = server.addr();
+    let common = ["--keys", "500", "--payload", "100"];
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("write", vec!["write", "-c", "4", "-d", "16"]),
+        (
+            "write mix",
+            vec![
+                "write", "-c", "4", "-d", "16", "--create", "40", "--set", "20", "--delete", "40",
+            ],
+        ),
+        (
+            "read mix",
+            vec![
+                "read",
+                "-c",
+                "4",
+                "--get",
+                "50",
+                "--exists",
+                "25",
+                "--children",
+                "25",
+            ],
+        ),
+        ("mixed", vec!["mixed", "-c", "4", "--read-ratio", "70"]),
+        (
+            "open loop",
+            vec!["mixed", "-c", "4", "--rate", "2000", "--threads", "2"],
+        ),
+        (
+            "sweep",
+            vec!["sweep", "-c", "2", "--ratios", "0,100", "--duration", "0.5"],
+        ),
+        ("churn", vec!["churn", "-c", "2"]),
+        (
+            "capacity",
+            vec![
+                "capacity",
+                "-c",
+                "2",
+                "--duration",
+                "0.5",
+                "--start-rate",
+                "500",
+                "--factor",
+                "2",
+                "--max-rate",
+                "2000",
+                "--slo-p99-ms",
+                "1000",
+                "--refine",
+                "0",
+            ],
+        ),
+        (
+            "watch oneshot",
+            vec!["watch", "-c", "20", "-w", "40", "-t", "5"],
+        ),
+        (
+            "watch persistent",
+            vec![
+                "watch",
+                "-c",
+                "20",
+                "-w",
+                "20",
+                "-t",
+                "5",
+                "--mode",
+                "persistent",
+            ],
+        ),
+    ];
+    for (seed, (name, args)) in cases.iter().enumerate() {
+        let seed = (seed + 100).to_string();
+        let mut all: Vec<&str> = args.clone();
+        all.extend_from_slice(&common);
+        if !all.contains(&"--duration") {
+            all.extend_from_slice(&["--duration", "1"]);
+        }
+        all.extend_from_slice(&["--seed", &seed]);
+        let (out, v) = loadgen(&addr, &all, LIMIT);
+        assert_clean(name, &out, &v);
+        match *name {
+            "capacity" => {
+                assert_eq!(
+                    v["summary"]["highest_sustainable_rate"],
+                    serde_json::json!(2000.0)
+                );
+            }
+            "sweep" => assert_eq!(v["runs"].as_array().unwrap().len(), 2),
+            "watch oneshot" | "watch persistent" => {
+                let r = &v["runs"][0];
+                assert_eq!(r["extra"]["notifications"].as_f64(), Some(100.0), "{r}");
+            }
+            "open loop" => {
+                let r = &v["runs"][0];
+                assert_eq!(r["offered_rate"].as_f64(), Some(2000.0));
+                let achieved = r["ops_per_s"].as_f64().unwrap();
+                assert!(achieved > 1500.0, "open loop achieved only {achieved}/s");
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn plot_is_written() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("p.svg");
+    let svg_arg = svg.to_str().unwrap().to_string();
+    let (out, v) = loadgen(
+        &server.addr(),
+        &[
+            "read",
+            "-c",
+            "2",
+            "--duration",
+            "1.5",
+            "--keys",
+            "100",
+            "--plot",
+            &svg_arg,
+        ],
+        LIMIT,
+    );
+    assert_clean("plot", &out, &v);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{}", &text[..text.len().min(200)]);
+    assert!(text.contains("throughput"));
+}
+
+#[test]
+fn closed_port_is_a_clean_failure() {
+    let port = free_port();
+    let (out, v) = loadgen(
+        &format!("127.0.0.1:{port}"),
+        &[
+            "read",
+            "-c",
+            "3",
+            "--duration",
+            "1",
+            "--request-timeout",
+            "2",
+        ],
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("RUN INVALID"), "{stdout}");
+    assert_eq!(v["valid"], Value::Bool(false));
+    assert!(v["runs"][0]["conn_failures"].as_u64().unwrap() >= 1, "{v}");
+}
+
+#[test]
+fn server_killed_mid_run_is_counted_and_ends_the_run() {
+    let mut server = Server::start();
+    let addr = server.addr();
+    let killer = {
+        let pid = server.child.id();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            // SAFETY: plain kill(2) on the child we started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        })
+    };
+    let started = Instant::now();
+    let (out, v) = loadgen(
+        &addr,
+        &[
+            "read",
+            "-c",
+            "4",
+            "--duration",
+            "30",
+            "--keys",
+            "200",
+            "--request-timeout",
+            "3",
+        ],
+        Duration::from_secs(45),
+    );
+    killer.join().unwrap();
+    let _ = server.child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "run did not end early"
+    );
+    let r = &v["runs"][0];
+    assert!(r["ops"].as_u64().unwrap() > 0, "{stdout}");
+    assert!(r["conn_failures"].as_u64().unwrap() >= 1, "{stdout}");
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden-loadgen"))
+        .args(["write", "--create", "50"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("150%"));
+}
