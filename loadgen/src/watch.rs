@@ -230,7 +230,7 @@ async fn writer(cfg: WatchCfg, st: Arc<State>) {
             let (h, _) = conn
                 .call(&Request::SetData(SetDataRequest {
                     path: cfg.path.clone(),
-                    data: cfg.payload.clone(),
+                    data: cfg.payload.clone().into(),
                     version: -1,
                 }))
                 .await?;

@@ -120,7 +120,7 @@ impl Generator {
                     OpCode::Create,
                     CreateRequest {
                         path,
-                        data: self.payload.clone(),
+                        data: self.payload.clone().into(),
                         acl: Acl::open_unsafe(),
                         flags: 0,
                         ttl: None,
@@ -135,7 +135,7 @@ impl Generator {
             }
             Op::SetData => Request::SetData(SetDataRequest {
                 path: self.random_key(),
-                data: self.payload.clone(),
+                data: self.payload.clone().into(),
                 version: -1,
             }),
             Op::GetData => Request::GetData(self.path_watch()),
@@ -164,7 +164,7 @@ pub fn create(path: String, data: Bytes, flags: i32) -> Request {
         OpCode::Create,
         CreateRequest {
             path,
-            data,
+            data: data.into(),
             acl: Acl::open_unsafe(),
             flags,
             ttl: None,

@@ -165,7 +165,11 @@ fn negative_purge_interval_means_off() {
 #[test]
 fn unknown_and_ignored_keys_warn() {
     let l = parse_ok("bogusKey=1\nadmin.enableServer=false\nsslQuorum=true\nsnapCount=1000\n");
-    assert_eq!(l.warnings.len(), 3, "snapCount is a real setting: no warning");
+    assert_eq!(
+        l.warnings.len(),
+        3,
+        "snapCount is a real setting: no warning"
+    );
     assert_eq!(l.config.snap_count, 1000);
     let w = &l.warnings[0];
     assert_eq!((w.line, w.key.as_str()), (3, "bogusKey"));
