@@ -102,7 +102,7 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
     Ok(Opened {
         tree,
         storage: Storage {
-            log: Log::File(log),
+            log: Log::File(Box::new(log)),
             snapshots: Some(snapshots),
         },
         password_secret,

@@ -94,7 +94,7 @@ pub(crate) fn zero_fill(file: &File, from: u64, to: u64) -> io::Result<()> {
 /// Index one past the last non-zero byte of `bytes` (0 if all zero).
 pub(crate) fn nonzero_end(bytes: &[u8]) -> usize {
     let mut end = bytes.len();
-    while end % 8 != 0 {
+    while !end.is_multiple_of(8) {
         if bytes[end - 1] != 0 {
             return end;
         }

@@ -162,7 +162,7 @@ impl Recovered {
             while pos < f.end {
                 match read_frame(bytes, pos, self.max_record_bytes) {
                     Frame::Record { zxid, payload, next } => {
-                        if after.map_or(true, |s| zxid > s) {
+                        if after.is_none_or(|s| zxid > s) {
                             apply(zxid, payload)?;
                             applied += 1;
                         }
@@ -473,7 +473,7 @@ impl<'a> Walk<'a> {
             else {
                 unreachable!("scanned records reread");
             };
-            if self.snap_zxid.map_or(true, |s| zxid > s) {
+            if self.snap_zxid.is_none_or(|s| zxid > s) {
                 self.after_snapshot += 1;
             }
             pos = next;

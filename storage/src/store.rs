@@ -12,7 +12,8 @@ use crate::volatile::VolatileLog;
 /// The sequencer's log: in memory, or files on disk.
 pub enum Log {
     Volatile(VolatileLog),
-    File(TxnLog),
+    /// Boxed: the file log is much larger than the volatile one.
+    File(Box<TxnLog>),
 }
 
 impl Log {

@@ -81,7 +81,7 @@ impl LogConfig {
 
     fn validate(&self) -> Result<(), LogError> {
         let need = HEADER_LEN as u64 + frame_len(self.max_record_bytes) as u64;
-        if self.file_size % PAGE as u64 != 0 || self.file_size < need {
+        if !self.file_size.is_multiple_of(PAGE as u64) || self.file_size < need {
             return Err(LogError::Config(format!(
                 "file size {} must be a multiple of {PAGE} and at least {need} (header + one maximal record)",
                 self.file_size
@@ -309,7 +309,7 @@ impl TxnLog {
 
     fn write_record(&mut self, r: &Record<'_>) -> Result<(), LogError> {
         let need = frame_len(r.payload.len());
-        if self.active.as_ref().map_or(true, |s| s.remaining() < need) {
+        if self.active.as_ref().is_none_or(|s| s.remaining() < need) {
             self.roll(r.zxid)?;
         }
         let segment = self.active.as_mut().expect("a file after roll");

@@ -123,7 +123,7 @@ pub fn find_valid_after(
     while q + FRAME_HEADER_LEN <= buf.len() {
         let zxid = u64_at(buf, q + 8);
         let plausible =
-            zxid != 0 && last.map_or(true, |l| zxid > l) && u32_at(buf, q) as usize <= max_payload;
+            zxid != 0 && last.is_none_or(|l| zxid > l) && u32_at(buf, q) as usize <= max_payload;
         if plausible && matches!(read_frame(buf, q, max_payload), Frame::Record { .. }) {
             return Some(q);
         }
