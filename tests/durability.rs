@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Client, Server};
+use support::{create, get, set, Client, Server};
 use warden::proto::requests::*;
 use warden::proto::responses::Response;
 use warden::proto::types::{Acl, OpCode};
@@ -20,34 +20,6 @@ use warden::proto::types::{Acl, OpCode};
 /// Small files and frequent snapshots, so kills land in every phase: mid
 /// append, mid roll to a new file, mid snapshot.
 const STORAGE: &str = "preAllocSize=256\nsnapCount=200\n";
-
-fn create(path: &str, data: &[u8]) -> Request {
-    Request::Create(
-        OpCode::Create,
-        CreateRequest {
-            path: path.to_string(),
-            data: Bytes::copy_from_slice(data).into(),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-            ttl: None,
-        },
-    )
-}
-
-fn set(path: &str, data: &[u8]) -> Request {
-    Request::SetData(SetDataRequest {
-        path: path.to_string(),
-        data: Bytes::copy_from_slice(data).into(),
-        version: -1,
-    })
-}
-
-fn get(path: &str) -> Request {
-    Request::GetData(PathWatchRequest {
-        path: path.to_string(),
-        watch: false,
-    })
-}
 
 /// Per path: the last acknowledged value, and the value of a write that was
 /// sent but not answered when the server died (it may or may not be there).
@@ -82,7 +54,7 @@ fn writer(port: u16, id: usize, round: usize, ledger: Ledger) {
         let request = if existed {
             set(&path, value.as_bytes())
         } else {
-            create(&path, value.as_bytes())
+            create(&path, value.as_bytes(), 0)
         };
         let Some((header, _)) = client.try_call(&request) else {
             return;
@@ -100,7 +72,7 @@ fn verify(port: u16, ledger: &Ledger) -> usize {
     let mut client = Client::connect(port);
     let mut ledger = ledger.lock().unwrap();
     for (path, state) in ledger.iter_mut() {
-        let (header, response) = client.call(&get(path));
+        let (header, response) = client.call(&get(path, false));
         let found = match response {
             Response::GetData(data, _) if header.err == 0 => {
                 Some(String::from_utf8(data.as_slice().to_vec()).unwrap())

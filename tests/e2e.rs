@@ -5,45 +5,10 @@
 mod support;
 
 use std::time::Duration;
-use support::{four_letter, Client, Frame, Server};
+use support::{create, exists, four_letter, get, set, Client, Frame, Server};
 use warden::proto::requests::*;
 use warden::proto::responses::Response;
-use warden::proto::types::{Acl, ErrorCode, EventType, NodeData};
-
-fn create(path: &str, data: &[u8], flags: i32) -> Request {
-    Request::Create(
-        warden::proto::types::OpCode::Create2,
-        CreateRequest {
-            path: path.to_string(),
-            data: NodeData::copy_from_slice(data),
-            acl: Acl::open_unsafe(),
-            flags,
-            ttl: None,
-        },
-    )
-}
-
-fn get(path: &str, watch: bool) -> Request {
-    Request::GetData(PathWatchRequest {
-        path: path.to_string(),
-        watch,
-    })
-}
-
-fn set(path: &str, data: &[u8]) -> Request {
-    Request::SetData(SetDataRequest {
-        path: path.to_string(),
-        data: NodeData::copy_from_slice(data),
-        version: -1,
-    })
-}
-
-fn exists(path: &str, watch: bool) -> Request {
-    Request::Exists(PathWatchRequest {
-        path: path.to_string(),
-        watch,
-    })
-}
+use warden::proto::types::{ErrorCode, EventType};
 
 fn for_each_shard_count(test: impl Fn(&Server)) {
     for shards in [1, 2] {

@@ -4,45 +4,10 @@
 mod support;
 
 use std::collections::HashMap;
-use support::{Client, Frame, Server};
+use support::{create, exists, get, set, Client, Frame, Server};
 use warden::proto::requests::*;
 use warden::proto::responses::{ReplyHeader, Response};
-use warden::proto::types::{Acl, EventType, NodeData, OpCode};
-
-fn create(path: &str, data: &[u8]) -> Request {
-    Request::Create(
-        OpCode::Create2,
-        CreateRequest {
-            path: path.to_string(),
-            data: NodeData::copy_from_slice(data),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-            ttl: None,
-        },
-    )
-}
-
-fn set(path: &str, data: &[u8]) -> Request {
-    Request::SetData(SetDataRequest {
-        path: path.to_string(),
-        data: NodeData::copy_from_slice(data),
-        version: -1,
-    })
-}
-
-fn get(path: &str, watch: bool) -> Request {
-    Request::GetData(PathWatchRequest {
-        path: path.to_string(),
-        watch,
-    })
-}
-
-fn exists(path: &str, watch: bool) -> Request {
-    Request::Exists(PathWatchRequest {
-        path: path.to_string(),
-        watch,
-    })
-}
+use warden::proto::types::EventType;
 
 fn add_watch(path: &str, mode: i32) -> Request {
     Request::AddWatch(AddWatchRequest {
@@ -80,7 +45,7 @@ fn call_collect(
 fn fan_out_to_a_thousand_sessions_over_two_shards() {
     let server = Server::start(2, "maxClientCnxns=0");
     let mut writer = Client::connect(server.port);
-    assert_eq!(writer.call(&create("/fan", b"0")).0.err, 0);
+    assert_eq!(writer.call(&create("/fan", b"0", 0)).0.err, 0);
     let mut watchers: Vec<Client> = (0..1000).map(|_| Client::connect(server.port)).collect();
     for (i, w) in watchers.iter_mut().enumerate() {
         // A session on the other shard may be a batch behind until it syncs.
@@ -139,7 +104,7 @@ fn events_and_replies_follow_zxid_order_under_concurrency() {
     let paths: Vec<String> = (0..PATHS).map(|i| format!("/ord{i}")).collect();
     let mut setup = Client::connect(server.port);
     for p in &paths {
-        assert_eq!(setup.call(&create(p, b"")).0.err, 0);
+        assert_eq!(setup.call(&create(p, b"", 0)).0.err, 0);
     }
     let mut clients: Vec<Client> = (0..SESSIONS)
         .map(|_| Client::connect(server.port))
@@ -301,7 +266,7 @@ fn set_watches2_restores_persistent_watches_on_reconnect() {
     let server = Server::start(2, "maxClientCnxns=0");
     let mut writer = Client::connect(server.port);
     for p in ["/r", "/r/a", "/r/b", "/p", "/d"] {
-        assert_eq!(writer.call(&create(p, b"")).0.err, 0);
+        assert_eq!(writer.call(&create(p, b"", 0)).0.err, 0);
     }
     let mut c = Client::connect(server.port);
     let (h, _) = c.call(&Request::Sync("/".into()));
@@ -336,7 +301,7 @@ fn set_watches2_restores_persistent_watches_on_reconnect() {
     }
     assert_eq!(frames, vec!["NodeDataChanged /d"]);
     assert_eq!(writer.call(&set("/p", b"2")).0.err, 0);
-    assert_eq!(writer.call(&create("/r/b/c", b"")).0.err, 0);
+    assert_eq!(writer.call(&create("/r/b/c", b"", 0)).0.err, 0);
     let (h, _) = writer.call(&set("/d", b"2"));
     assert_eq!(h.err, 0);
     c.call(&Request::Sync("/".into()));

@@ -24,6 +24,7 @@ mod word;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use render::civil_from_days;
 pub use render::{hex, java_date_utc, java_double, java_socket_addr, render, respond, NOT_SERVING};
 pub use snapshot::{
     file_descriptor_counts, ConfValues, ConnectionInfo, ConnectionSession, Environment,

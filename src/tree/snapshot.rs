@@ -140,22 +140,6 @@ fn put_stat(out: &mut Vec<u8>, s: &Stat) {
     out.put_i64(s.pzxid);
 }
 
-fn read_stat(r: &mut Reader<'_>) -> Result<Stat, DecodeError> {
-    Ok(Stat {
-        czxid: r.read_i64()?,
-        mzxid: r.read_i64()?,
-        ctime: r.read_i64()?,
-        mtime: r.read_i64()?,
-        version: r.read_i32()?,
-        cversion: r.read_i32()?,
-        aversion: r.read_i32()?,
-        ephemeral_owner: r.read_i64()?,
-        data_length: r.read_i32()?,
-        num_children: r.read_i32()?,
-        pzxid: r.read_i64()?,
-    })
-}
-
 fn read_usize(r: &mut Reader<'_>) -> Result<usize, DecodeError> {
     Ok(usize::try_from(r.read_i64()? as u64).unwrap_or(usize::MAX))
 }
@@ -186,7 +170,7 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         let p = r.read_ustring()?;
         let data = read_data(&mut r)?;
         let acl: Arc<[_]> = Arc::from(read_acls(&mut r)?);
-        let stat = read_stat(&mut r)?;
+        let stat = crate::proto::records::read_stat(&mut r)?;
         let kind = match r.read_u8()? {
             KIND_PERSISTENT => NodeKind::Persistent,
             KIND_EPHEMERAL => NodeKind::Ephemeral(r.read_i64()?),

@@ -18,6 +18,43 @@ use warden::proto::requests::{Request, RequestHeader};
 use warden::proto::responses::{ReplyHeader, Response};
 use warden::proto::types::{OpCode, WatcherEvent};
 
+/// create2 with `flags` (0 persistent, 1 ephemeral, ...), open ACL.
+pub fn create(path: &str, data: &[u8], flags: i32) -> Request {
+    Request::Create(
+        OpCode::Create2,
+        warden::proto::requests::CreateRequest {
+            path: path.to_string(),
+            data: warden::proto::types::NodeData::copy_from_slice(data),
+            acl: warden::proto::types::Acl::open_unsafe(),
+            flags,
+            ttl: None,
+        },
+    )
+}
+
+pub fn get(path: &str, watch: bool) -> Request {
+    Request::GetData(warden::proto::requests::PathWatchRequest {
+        path: path.to_string(),
+        watch,
+    })
+}
+
+/// setData of any version.
+pub fn set(path: &str, data: &[u8]) -> Request {
+    Request::SetData(warden::proto::requests::SetDataRequest {
+        path: path.to_string(),
+        data: warden::proto::types::NodeData::copy_from_slice(data),
+        version: -1,
+    })
+}
+
+pub fn exists(path: &str, watch: bool) -> Request {
+    Request::Exists(warden::proto::requests::PathWatchRequest {
+        path: path.to_string(),
+        watch,
+    })
+}
+
 /// A Warden server process, killed on drop.
 pub struct Server {
     child: Child,
