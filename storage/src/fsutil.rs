@@ -33,8 +33,9 @@ pub(crate) fn parse_zxid_name(name: &str, prefix: &str) -> Option<Zxid> {
     u64::from_str_radix(hex, 16).ok()
 }
 
-/// Files `prefix.<hex>` in `dir`, oldest zxid first; a missing dir is empty.
-pub(crate) fn list_zxid_files(dir: &Path, prefix: &str) -> io::Result<Vec<(Zxid, PathBuf)>> {
+/// Every entry of `dir` with a UTF-8 name, as (name, path); a missing dir
+/// is empty.
+fn named_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -43,31 +44,30 @@ pub(crate) fn list_zxid_files(dir: &Path, prefix: &str) -> io::Result<Vec<(Zxid,
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry?;
-        let name = entry.file_name();
-        if let Some(zxid) = name.to_str().and_then(|n| parse_zxid_name(n, prefix)) {
-            found.push((zxid, entry.path()));
+        if let Ok(name) = entry.file_name().into_string() {
+            found.push((name, entry.path()));
         }
     }
+    Ok(found)
+}
+
+/// Files `prefix.<hex>` in `dir`, oldest zxid first; a missing dir is empty.
+pub(crate) fn list_zxid_files(dir: &Path, prefix: &str) -> io::Result<Vec<(Zxid, PathBuf)>> {
+    let mut found: Vec<(Zxid, PathBuf)> = named_entries(dir)?
+        .into_iter()
+        .filter_map(|(name, path)| parse_zxid_name(&name, prefix).map(|zxid| (zxid, path)))
+        .collect();
     found.sort();
     Ok(found)
 }
 
 /// Files in `dir` whose name starts with `prefix` and ends with `suffix`.
 pub(crate) fn list_matching(dir: &Path, prefix: &str, suffix: &str) -> io::Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        if let Some(name) = entry.file_name().to_str() {
-            if name.starts_with(prefix) && name.ends_with(suffix) {
-                found.push(entry.path());
-            }
-        }
-    }
+    let mut found: Vec<PathBuf> = named_entries(dir)?
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix) && name.ends_with(suffix))
+        .map(|(_, path)| path)
+        .collect();
     found.sort();
     Ok(found)
 }
