@@ -83,7 +83,6 @@ pub struct Connection {
     timeout_ms: Cell<i32>,
     client_sent_read_only: Cell<Option<bool>>,
     pipeline: RefCell<Pipeline<Deferred, Completed>>,
-    write_started: RefCell<std::collections::VecDeque<Instant>>,
     outbound: RefCell<BytesMut>,
     outbound_bytes_max: usize,
     writer_wake: LocalSender<()>,
@@ -108,7 +107,6 @@ impl Connection {
             timeout_ms: Cell::new(0),
             client_sent_read_only: Cell::new(None),
             pipeline: RefCell::new(Pipeline::new(limits.pending_requests_max)),
-            write_started: RefCell::new(Default::default()),
             outbound: RefCell::new(BytesMut::new()),
             outbound_bytes_max: limits.outbound_bytes_max,
             writer_wake,
@@ -348,9 +346,8 @@ impl Connection {
             .expect("active connections have a session");
         self.pipeline
             .borrow_mut()
-            .push_write(header.xid)
+            .push_write(header.xid, received)
             .expect("bounded by the pending semaphore");
-        self.write_started.borrow_mut().push_back(received);
         let event = Event::Request {
             origin: self.origin(),
             session,
@@ -438,9 +435,7 @@ impl Connection {
             let ready = self.pipeline.borrow_mut().pop_ready();
             match ready {
                 None => return,
-                Some(Ready::Write(completed)) => {
-                    let started = self.write_started.borrow_mut().pop_front();
-                    let received = started.unwrap_or_else(Instant::now);
+                Some(Ready::Write(completed, received)) => {
                     self.send_reply(
                         shard,
                         completed.xid,

@@ -9,19 +9,24 @@
 //! read is answered at once and never enters the queue.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// One queued request.
 #[derive(Debug)]
 enum Slot<R, C> {
-    Write { xid: i32, done: Option<C> },
+    Write {
+        xid: i32,
+        received: Instant,
+        done: Option<C>,
+    },
     Read(R),
 }
 
 /// What the connection must do next, in order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ready<R, C> {
-    /// Send this completed write's reply.
-    Write(C),
+    /// Send this completed write's reply (received at that instant).
+    Write(C, Instant),
     /// Evaluate this read now and send its reply.
     Read(R),
 }
@@ -59,8 +64,12 @@ impl<R, C> Pipeline<R, C> {
         self.queue.is_empty()
     }
 
-    pub fn push_write(&mut self, xid: i32) -> Result<(), Full> {
-        self.push(Slot::Write { xid, done: None })
+    pub fn push_write(&mut self, xid: i32, received: Instant) -> Result<(), Full> {
+        self.push(Slot::Write {
+            xid,
+            received,
+            done: None,
+        })
     }
 
     pub fn push_read(&mut self, read: R) -> Result<(), Full> {
@@ -84,7 +93,9 @@ impl<R, C> Pipeline<R, C> {
             .find(|slot| matches!(slot, Slot::Write { done: None, .. }))
             .expect("a completed write was pending");
         match slot {
-            Slot::Write { xid: pending, done } => {
+            Slot::Write {
+                xid: pending, done, ..
+            } => {
                 assert_eq!(*pending, xid, "writes complete in the order sent");
                 *done = Some(completed);
             }
@@ -103,7 +114,9 @@ impl<R, C> Pipeline<R, C> {
         match self.queue.front()? {
             Slot::Write { done: None, .. } => None,
             _ => match self.queue.pop_front()? {
-                Slot::Write { done, .. } => Some(Ready::Write(done.expect("checked above"))),
+                Slot::Write { done, received, .. } => {
+                    Some(Ready::Write(done.expect("checked above"), received))
+                }
                 Slot::Read(read) => Some(Ready::Read(read)),
             },
         }
@@ -115,6 +128,12 @@ mod tests {
     use super::*;
 
     type P = Pipeline<&'static str, &'static str>;
+
+    /// One fixed instant, so replies compare equal.
+    fn t0() -> Instant {
+        thread_local!(static T0: Instant = Instant::now());
+        T0.with(|t| *t)
+    }
 
     fn drain(p: &mut P) -> Vec<Ready<&'static str, &'static str>> {
         std::iter::from_fn(|| p.pop_ready()).collect()
@@ -129,36 +148,45 @@ mod tests {
     #[test]
     fn read_behind_write_waits_for_it() {
         let mut p = P::new(4);
-        p.push_write(1).unwrap();
+        p.push_write(1, t0()).unwrap();
         p.push_read("r2").unwrap();
         assert!(!p.is_idle());
         assert_eq!(drain(&mut p), vec![]);
         p.complete_write(1, "w1");
-        assert_eq!(drain(&mut p), vec![Ready::Write("w1"), Ready::Read("r2")]);
+        assert_eq!(
+            drain(&mut p),
+            vec![Ready::Write("w1", t0()), Ready::Read("r2")]
+        );
         assert!(p.is_idle());
     }
 
     #[test]
     fn read_between_writes_is_released_between_them() {
         let mut p = P::new(8);
-        p.push_write(1).unwrap();
+        p.push_write(1, t0()).unwrap();
         p.push_read("r2").unwrap();
-        p.push_write(3).unwrap();
+        p.push_write(3, t0()).unwrap();
         p.push_read("r4").unwrap();
         p.complete_write(1, "w1");
-        assert_eq!(drain(&mut p), vec![Ready::Write("w1"), Ready::Read("r2")]);
+        assert_eq!(
+            drain(&mut p),
+            vec![Ready::Write("w1", t0()), Ready::Read("r2")]
+        );
         p.complete_write(3, "w3");
-        assert_eq!(drain(&mut p), vec![Ready::Write("w3"), Ready::Read("r4")]);
+        assert_eq!(
+            drain(&mut p),
+            vec![Ready::Write("w3", t0()), Ready::Read("r4")]
+        );
     }
 
     #[test]
     fn an_unpopped_read_comes_out_first_again() {
         let mut p = P::new(4);
-        p.push_write(1).unwrap();
+        p.push_write(1, t0()).unwrap();
         p.push_read("r2").unwrap();
         p.push_read("r3").unwrap();
         p.complete_write(1, "w1");
-        assert_eq!(p.pop_ready(), Some(Ready::Write("w1")));
+        assert_eq!(p.pop_ready(), Some(Ready::Write("w1", t0())));
         let Some(Ready::Read(r)) = p.pop_ready() else {
             panic!()
         };
@@ -169,7 +197,7 @@ mod tests {
     #[test]
     fn bound_is_enforced() {
         let mut p = P::new(2);
-        p.push_write(1).unwrap();
+        p.push_write(1, t0()).unwrap();
         p.push_read("r").unwrap();
         assert_eq!(p.push_read("r"), Err(Full));
     }
@@ -178,8 +206,8 @@ mod tests {
     #[should_panic(expected = "in the order sent")]
     fn out_of_order_completion_is_a_programmer_error() {
         let mut p = P::new(4);
-        p.push_write(1).unwrap();
-        p.push_write(2).unwrap();
+        p.push_write(1, t0()).unwrap();
+        p.push_write(2, t0()).unwrap();
         p.complete_write(2, "w2");
     }
 }
