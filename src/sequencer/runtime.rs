@@ -68,7 +68,10 @@ struct Runtime {
     storage: Storage,
     done: Sender<Done>,
     commands: Vec<Command>,
-    encoded: Vec<Vec<u8>>,
+    /// Every record of the batch being appended, back to back.
+    encoded: Vec<u8>,
+    /// End offset of each record in `encoded`.
+    encoded_ends: Vec<usize>,
     snapshot_due: bool,
     snapshot_running: bool,
 }
@@ -88,6 +91,7 @@ pub async fn run(
         done,
         commands: Vec::new(),
         encoded: Vec::new(),
+        encoded_ends: Vec::new(),
         snapshot_due: false,
         snapshot_running: false,
     };
@@ -179,19 +183,23 @@ impl Runtime {
     fn append(&mut self, batch: warden_storage::BatchId, records: &[TxnRecord]) {
         let keep = self.storage.log.keeps_records();
         self.encoded.clear();
+        self.encoded_ends.clear();
         if keep {
             for record in records {
-                let mut bytes = Vec::new();
-                crate::txn::codec::encode_txn(record, &mut bytes);
-                self.encoded.push(bytes);
+                crate::txn::codec::encode_txn(record, &mut self.encoded);
+                self.encoded_ends.push(self.encoded.len());
             }
         }
+        let starts = std::iter::once(0).chain(self.encoded_ends.iter().copied());
+        let payloads = starts
+            .zip(&self.encoded_ends)
+            .map(|(from, &to)| &self.encoded[from..to]);
         let framed: Vec<Record<'_>> = records
             .iter()
-            .enumerate()
-            .map(|(i, r)| Record {
+            .zip(payloads.chain(std::iter::repeat(&[][..])))
+            .map(|(r, payload)| Record {
                 zxid: r.header.zxid as u64,
-                payload: self.encoded.get(i).map(Vec::as_slice).unwrap_or(&[]),
+                payload,
             })
             .collect();
         match self.storage.log.append(&framed) {
@@ -199,8 +207,9 @@ impl Runtime {
             Err(error) => fatal(&format!("txn log append failed: {error}")),
         }
         if let Some(policy) = self.storage.snapshots.as_mut() {
-            for bytes in &self.encoded {
-                self.snapshot_due |= policy.trigger.on_txn(bytes.len() as u64);
+            let starts = std::iter::once(0).chain(self.encoded_ends.iter().copied());
+            for (from, &to) in starts.zip(&self.encoded_ends) {
+                self.snapshot_due |= policy.trigger.on_txn((to - from) as u64);
             }
         }
         self.prepare_spare();
