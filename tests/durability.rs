@@ -1,7 +1,8 @@
 //! Crash tests on the real binary: clients write and record every
 //! acknowledged result while the server is killed with SIGKILL at random
 //! moments; after each restart every acknowledged write is there, nothing
-//! that was never written appears, and sessions survive.
+//! that was never written appears, the served tree equals an independent
+//! replay of the log on disk, and sessions survive.
 //!
 //! `WARDEN_CRASH_KILLS` sets the number of kills (default 50).
 
@@ -12,7 +13,10 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{create, get, set, Client, Server};
+use support::disk::{apply_all, compare_served, on_disk_tree};
+use support::{create, four_letter, get, set, Client, Server};
+use warden::tree::Tree;
+use warden::txn::Txn;
 use warden::proto::requests::*;
 use warden::proto::responses::Response;
 use warden::proto::types::{Acl, OpCode};
@@ -103,7 +107,9 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let started = Instant::now();
     for round in 0..kills {
+        let (expected, _) = on_disk_tree(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
         let server = Server::start_in(dir.path(), 2, STORAGE);
+        let nodes = matches_replay(server.port, &expected);
         let checked = verify(server.port, &ledger);
         let writers: Vec<_> = (0..4)
             .map(|id| {
@@ -117,14 +123,54 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
         for w in writers {
             w.join().unwrap();
         }
-        eprintln!("round {round}: {checked} paths verified");
+        eprintln!("round {round}: {checked} paths verified, {nodes} nodes equal the replay");
     }
+    let (expected, records) = on_disk_tree(dir.path()).unwrap();
     let server = Server::start_in(dir.path(), 1, STORAGE);
+    let nodes = matches_replay(server.port, &expected);
     let paths = verify(server.port, &ledger);
     assert!(paths > 0);
+    the_comparison_sees_a_dropped_record(server.port, &records);
     eprintln!(
-        "{kills} kills, {paths} paths, 0 lost acknowledged writes, {:?}",
+        "{kills} kills, {paths} paths, {} records, {nodes} nodes equal the replay, 0 lost acknowledged writes, {:?}",
+        records.len(),
         started.elapsed()
+    );
+}
+
+/// The restarted server, before any client writes, serves exactly the tree
+/// the on-disk log replays to, at the same zxid. Returns the node count.
+fn matches_replay(port: u16, expected: &Tree) -> usize {
+    let srvr = four_letter(port, "srvr").unwrap();
+    let zxid = srvr
+        .lines()
+        .find_map(|l| l.strip_prefix("Zxid: 0x"))
+        .and_then(|hex| i64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no zxid in srvr: {srvr}"));
+    assert_eq!(zxid, expected.last_zxid(), "served zxid vs the replay's");
+    let mut client = Client::connect(port);
+    compare_served(&mut client, expected).unwrap_or_else(|e| panic!("served tree vs replay: {e}"))
+}
+
+/// The oracle itself: a replay missing one setData differs from what the
+/// server serves.
+fn the_comparison_sees_a_dropped_record(port: u16, records: &[warden::txn::TxnRecord]) {
+    let dropped = records
+        .iter()
+        .rposition(|r| matches!(r.txn, Txn::SetData { .. }))
+        .expect("the writers set data");
+    let without = apply_all(
+        records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != dropped)
+            .map(|(_, r)| r),
+    );
+    let mut client = Client::connect(port);
+    assert!(
+        compare_served(&mut client, &without).is_err(),
+        "a replay without zxid {:#x} still matched",
+        records[dropped].header.zxid
     );
 }
 

@@ -20,13 +20,17 @@ use async_channel::{Receiver, Sender};
 use futures_lite::future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use warden_storage::log::{FlushError, LogError, Record, Spare, Synced};
 use warden_storage::snapshot::SnapTrigger;
 use warden_storage::store::Log;
 
 /// Most events folded into one batch.
 pub const BATCH_EVENTS_MAX: usize = 4096;
+
+/// Wait after a failed spare preallocation (a full disk) before the next
+/// attempt: each attempt writes until the disk is full again.
+const SPARE_RETRY: Duration = Duration::from_secs(1);
 
 /// Wall-clock milliseconds: the time txns carry as ctime/mtime and that
 /// session expiry is measured in.
@@ -74,6 +78,8 @@ struct Runtime {
     encoded_ends: Vec<usize>,
     snapshot_due: bool,
     snapshot_running: bool,
+    /// After a failed spare (a full disk), no new attempt before this.
+    spare_retry_at: Option<Instant>,
 }
 
 /// Runs the sequencer until every event sender is gone.
@@ -94,6 +100,7 @@ pub async fn run(
         encoded_ends: Vec::new(),
         snapshot_due: false,
         snapshot_running: false,
+        spare_retry_at: None,
     };
     loop {
         let input = future::or(
@@ -128,7 +135,9 @@ impl Runtime {
             Done::Synced(result) => self.complete_flush(now, result),
             Done::Spare(Ok(spare)) => self.storage.log.install_spare(spare),
             Done::Spare(Err(error)) => {
-                tracing::warn!(%error, "preallocating the next txn log file failed; it will be built when needed")
+                tracing::warn!(%error, "preallocating the next txn log file failed; retrying in {SPARE_RETRY:?}, and the server stops if the current file fills up first");
+                self.storage.log.spare_failed();
+                self.spare_retry_at = Some(Instant::now() + SPARE_RETRY);
             }
             Done::Snapshot(result) => {
                 self.snapshot_running = false;
@@ -216,6 +225,10 @@ impl Runtime {
     }
 
     fn prepare_spare(&mut self) {
+        if self.spare_retry_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        self.spare_retry_at = None;
         let Some(plan) = self.storage.log.spare_wanted() else {
             return;
         };
@@ -293,11 +306,15 @@ pub fn write_snapshot(data_dir: &std::path::Path, db_id: u64, tree: &Tree) -> Re
 }
 
 /// An operating failure the server cannot continue past without risking an
-/// acknowledged write: say so in one line and stop, as ZooKeeper does when
-/// its log cannot be synced.
+/// acknowledged write (a failed fdatasync, a new log file that does not fit
+/// on a full disk): say so in one line and stop, as ZooKeeper does when its
+/// log cannot be written (its SyncRequestProcessor takes the server to the
+/// ERROR state and it shuts down). Clients see their connections close;
+/// a restart recovers everything that was acknowledged.
 fn fatal(message: &str) -> ! {
+    // One line through the log (which never panics on a failed write to a
+    // full disk, unlike eprintln!).
     tracing::error!("{message}; stopping so that nothing unflushed is acknowledged");
-    eprintln!("warden: {message}; stopping");
     std::process::exit(2);
 }
 
