@@ -10,91 +10,19 @@ mod support;
 
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::disk::{apply_all, compare_served, on_disk_tree};
-use support::{create, four_letter, get, set, Client, Server};
-use warden::tree::Tree;
-use warden::txn::Txn;
+use support::disk::{apply_all, compare_served, on_disk_tree, served_matches_replay};
+use support::ledger::{verify, writer, Ledger, Writes};
+use support::{Client, Server};
 use warden::proto::requests::*;
+use warden::txn::Txn;
 use warden::proto::responses::Response;
 use warden::proto::types::{Acl, OpCode};
 
 /// Small files and frequent snapshots, so kills land in every phase: mid
 /// append, mid roll to a new file, mid snapshot.
 const STORAGE: &str = "preAllocSize=256\nsnapCount=200\n";
-
-/// Per path: the last acknowledged value, and the value of a write that was
-/// sent but not answered when the server died (it may or may not be there).
-#[derive(Default, Clone, Debug)]
-struct PathState {
-    acked: Option<String>,
-    in_flight: Option<String>,
-}
-
-type Ledger = Arc<Mutex<BTreeMap<String, PathState>>>;
-
-/// One client writing its own paths until the connection dies.
-fn writer(port: u16, id: usize, round: usize, ledger: Ledger) {
-    let Some(mut client) = Client::try_connect(port) else {
-        return;
-    };
-    let mut rng = rand::rngs::StdRng::seed_from_u64((round * 100 + id) as u64);
-    for n in 0.. {
-        let path = format!("/w{id}-{}", rng.gen_range(0..20));
-        let value = format!("r{round}-n{n}");
-        let existed = ledger
-            .lock()
-            .unwrap()
-            .get(&path)
-            .is_some_and(|s| s.acked.is_some());
-        ledger
-            .lock()
-            .unwrap()
-            .entry(path.clone())
-            .or_default()
-            .in_flight = Some(value.clone());
-        let request = if existed {
-            set(&path, value.as_bytes())
-        } else {
-            create(&path, value.as_bytes(), 0)
-        };
-        let Some((header, _)) = client.try_call(&request) else {
-            return;
-        };
-        let mut ledger = ledger.lock().unwrap();
-        let state = ledger.get_mut(&path).unwrap();
-        state.in_flight = None;
-        if header.err == 0 {
-            state.acked = Some(value);
-        }
-    }
-}
-
-fn verify(port: u16, ledger: &Ledger) -> usize {
-    let mut client = Client::connect(port);
-    let mut ledger = ledger.lock().unwrap();
-    for (path, state) in ledger.iter_mut() {
-        let (header, response) = client.call(&get(path, false));
-        let found = match response {
-            Response::GetData(data, _) if header.err == 0 => {
-                Some(String::from_utf8(data.as_slice().to_vec()).unwrap())
-            }
-            _ => None,
-        };
-        let allowed = found == state.acked || (found.is_some() && found == state.in_flight);
-        assert!(
-            allowed,
-            "{path}: found {found:?}, acknowledged {:?}, in flight {:?}",
-            state.acked, state.in_flight
-        );
-        // What is there now is the acknowledged state from here on.
-        state.acked = found;
-        state.in_flight = None;
-    }
-    ledger.len()
-}
 
 #[test]
 fn no_acknowledged_write_is_lost_across_sigkills() {
@@ -109,13 +37,14 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
     for round in 0..kills {
         let (expected, _) = on_disk_tree(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
         let server = Server::start_in(dir.path(), 2, STORAGE);
-        let nodes = matches_replay(server.port, &expected);
+        let nodes = served_matches_replay(server.port, &expected);
         let checked = verify(server.port, &ledger);
         let writers: Vec<_> = (0..4)
             .map(|id| {
                 let ledger = ledger.clone();
                 let port = server.port;
-                std::thread::spawn(move || writer(port, id, round, ledger))
+                let writes = Writes { id, round, pad: 0 };
+                std::thread::spawn(move || writer(port, writes, ledger))
             })
             .collect();
         std::thread::sleep(Duration::from_millis(rng.gen_range(20..250)));
@@ -127,7 +56,7 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
     }
     let (expected, records) = on_disk_tree(dir.path()).unwrap();
     let server = Server::start_in(dir.path(), 1, STORAGE);
-    let nodes = matches_replay(server.port, &expected);
+    let nodes = served_matches_replay(server.port, &expected);
     let paths = verify(server.port, &ledger);
     assert!(paths > 0);
     the_comparison_sees_a_dropped_record(server.port, &records);
@@ -136,20 +65,6 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
         records.len(),
         started.elapsed()
     );
-}
-
-/// The restarted server, before any client writes, serves exactly the tree
-/// the on-disk log replays to, at the same zxid. Returns the node count.
-fn matches_replay(port: u16, expected: &Tree) -> usize {
-    let srvr = four_letter(port, "srvr").unwrap();
-    let zxid = srvr
-        .lines()
-        .find_map(|l| l.strip_prefix("Zxid: 0x"))
-        .and_then(|hex| i64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or_else(|| panic!("no zxid in srvr: {srvr}"));
-    assert_eq!(zxid, expected.last_zxid(), "served zxid vs the replay's");
-    let mut client = Client::connect(port);
-    compare_served(&mut client, expected).unwrap_or_else(|e| panic!("served tree vs replay: {e}"))
 }
 
 /// The oracle itself: a replay missing one setData differs from what the

@@ -58,7 +58,8 @@ pub struct Storage {
 enum Done {
     Synced(Result<Synced, FlushError>),
     Spare(Result<Spare, LogError>),
-    Snapshot(Result<u64, String>),
+    /// The zxid and file size written, or why not; and how long it took.
+    Snapshot(Result<(u64, u64), String>, Duration),
 }
 
 enum Input {
@@ -139,13 +140,18 @@ impl Runtime {
                 self.storage.log.spare_failed();
                 self.spare_retry_at = Some(Instant::now() + SPARE_RETRY);
             }
-            Done::Snapshot(result) => {
+            Done::Snapshot(result, took) => {
                 self.snapshot_running = false;
+                let ms = took.as_millis() as u64;
                 match result {
-                    Ok(zxid) => tracing::info!("snapshot at zxid {zxid:#x} written"),
-                    Err(error) => {
-                        tracing::error!(%error, "snapshot failed; the txn log still has everything")
+                    Ok((zxid, bytes)) => {
+                        tracing::info!(bytes, ms, "snapshot at zxid {zxid:#x} written")
                     }
+                    Err(error) => tracing::error!(
+                        %error,
+                        ms,
+                        "snapshot failed; the older snapshots and the txn log still hold everything"
+                    ),
                 }
             }
         }
@@ -286,22 +292,31 @@ impl Runtime {
         let db_id = policy.db_id;
         let done = self.done.clone();
         glommio::spawn_local(async move {
-            let written = glommio::executor()
-                .spawn_blocking(move || write_snapshot(&data_dir, db_id, &tree))
+            let (written, took) = glommio::executor()
+                .spawn_blocking(move || {
+                    let started = Instant::now();
+                    let written = write_snapshot(&data_dir, db_id, &tree);
+                    (written, started.elapsed())
+                })
                 .await;
-            let _ = done.send(Done::Snapshot(written)).await;
+            let _ = done.send(Done::Snapshot(written, took)).await;
         })
         .detach();
     }
 }
 
-/// Writes `tree` as a snapshot at its last zxid; returns that zxid.
-pub fn write_snapshot(data_dir: &std::path::Path, db_id: u64, tree: &Tree) -> Result<u64, String> {
+/// Writes `tree` as a snapshot at its last zxid; returns that zxid and the
+/// file's size.
+pub fn write_snapshot(
+    data_dir: &std::path::Path,
+    db_id: u64,
+    tree: &Tree,
+) -> Result<(u64, u64), String> {
     let zxid = tree.last_zxid() as u64;
     warden_storage::snapshot::write_snapshot(data_dir, db_id, zxid, |w| {
         crate::tree::snapshot::write_tree(tree, w)
     })
-    .map(|_| zxid)
+    .map(|written| (zxid, written.file_bytes))
     .map_err(|e| e.to_string())
 }
 

@@ -12,7 +12,7 @@
 //! (txns are idempotent) — and rebuild an equal tree; the server must then
 //! serve that tree node for node.
 
-use super::{get, Client};
+use super::{four_letter, get, Client};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use warden::proto::requests::{PathWatchRequest, Request};
@@ -234,6 +234,20 @@ pub fn compare_served(client: &mut Client, expected: &Tree) -> Result<usize, Str
         compared += 1;
     }
     Ok(compared)
+}
+
+/// The restarted server, before any client writes, serves exactly the tree
+/// the on-disk log replays to, at the same zxid. Returns the node count.
+pub fn served_matches_replay(port: u16, expected: &Tree) -> usize {
+    let srvr = four_letter(port, "srvr").unwrap();
+    let zxid = srvr
+        .lines()
+        .find_map(|l| l.strip_prefix("Zxid: 0x"))
+        .and_then(|hex| i64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no zxid in srvr: {srvr}"));
+    assert_eq!(zxid, expected.last_zxid(), "served zxid vs the replay's");
+    let mut client = Client::connect(port);
+    compare_served(&mut client, expected).unwrap_or_else(|e| panic!("served tree vs replay: {e}"))
 }
 
 /// A tmpfs of a few MiB, unmounted on drop. `None` (with a loud message)
