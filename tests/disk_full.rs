@@ -113,7 +113,11 @@ fn a_full_disk_stops_the_server_and_every_acknowledged_write_survives() {
         .collect();
     assert_eq!(stops.len(), 1, "one line says why: {log}");
     assert!(stops[0].contains("No space left on device"), "{}", stops[0]);
-    assert!(fs.free() < 136 << 10, "the disk was full: {} free", fs.free());
+    assert!(
+        fs.free() < 136 << 10,
+        "the disk was full: {} free",
+        fs.free()
+    );
     assert!(acked > 100, "only {acked} writes before the disk was full");
     // What is on disk is consistent, full as it is.
     let (expected, _) = on_disk_tree(&data).unwrap();
@@ -174,12 +178,17 @@ fn a_snapshot_that_does_not_fit_fails_cleanly_and_keeps_the_older_ones() {
         .filter(|l| l.contains("snapshot failed"))
         .collect();
     assert!(
-        failures.iter().all(|l| l.contains("No space left on device")),
+        failures
+            .iter()
+            .all(|l| l.contains("No space left on device")),
         "{failures:?}"
     );
     assert!(!log.contains("panicked"), "{log}");
     assert_eq!(four_letter(server.port, "ruok").unwrap(), "imok");
-    assert!(files_in(&data, "snapshot.", ".tmp").is_empty(), "temporary file removed");
+    assert!(
+        files_in(&data, "snapshot.", ".tmp").is_empty(),
+        "temporary file removed"
+    );
     for name in &older {
         let path = data.join("version-2").join(name);
         warden_storage::snapshot::read_snapshot(&path).expect("the older snapshot is intact");

@@ -16,9 +16,9 @@ use support::disk::{apply_all, compare_served, on_disk_tree, served_matches_repl
 use support::ledger::{verify, writer, Ledger, Writes};
 use support::{Client, Server};
 use warden::proto::requests::*;
-use warden::txn::Txn;
 use warden::proto::responses::Response;
 use warden::proto::types::{Acl, OpCode};
+use warden::txn::Txn;
 
 /// Small files and frequent snapshots, so kills land in every phase: mid
 /// append, mid roll to a new file, mid snapshot.
@@ -35,7 +35,8 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let started = Instant::now();
     for round in 0..kills {
-        let (expected, _) = on_disk_tree(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let (expected, _) =
+            on_disk_tree(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
         let server = Server::start_in(dir.path(), 2, STORAGE);
         let nodes = served_matches_replay(server.port, &expected);
         let checked = verify(server.port, &ledger);

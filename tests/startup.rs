@@ -231,7 +231,13 @@ fn corruption_before_valid_records_refuses_start_naming_file_and_offset() {
     let mut client = Client::connect(server.port);
     assert_eq!(client.call(&create("/c", b"0", 0)).0.err, 0);
     for n in 0..20 {
-        assert_eq!(client.call(&set("/c", format!("value {n}").as_bytes())).0.err, 0);
+        assert_eq!(
+            client
+                .call(&set("/c", format!("value {n}").as_bytes()))
+                .0
+                .err,
+            0
+        );
     }
     server.kill();
     let logs: Vec<_> = std::fs::read_dir(dir.path().join("version-2"))

@@ -54,7 +54,12 @@ pub fn log_records(data_dir: &Path) -> Result<Vec<TxnRecord>, String> {
     for (name_zxid, path) in log_files(data_dir) {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut pos = HEADER_LEN;
-        while let Frame::Record { zxid, payload, next } = read_frame(&bytes, pos, MAX_RECORD) {
+        while let Frame::Record {
+            zxid,
+            payload,
+            next,
+        } = read_frame(&bytes, pos, MAX_RECORD)
+        {
             if pos == HEADER_LEN && zxid != name_zxid {
                 return Err(format!("{} starts at {zxid:#x}", path.display()));
             }
@@ -67,7 +72,10 @@ pub fn log_records(data_dir: &Path) -> Result<Vec<TxnRecord>, String> {
             }
             let record = decode_txn(payload).map_err(|e| format!("zxid {zxid:#x}: {e}"))?;
             if record.header.zxid as u64 != zxid {
-                return Err(format!("frame {zxid:#x} holds txn {:#x}", record.header.zxid));
+                return Err(format!(
+                    "frame {zxid:#x} holds txn {:#x}",
+                    record.header.zxid
+                ));
             }
             records.push(record);
             pos = next;
@@ -205,7 +213,10 @@ pub fn compare_served(client: &mut Client, expected: &Tree) -> Result<usize, Str
             .ok_or_else(|| format!("{path}: served but not in the replay"))?;
         let (header, response) = client.call(&get(&path, false));
         let Response::GetData(data, stat) = response else {
-            return Err(format!("{path}: in the replay, served error {}", header.err));
+            return Err(format!(
+                "{path}: in the replay, served error {}",
+                header.err
+            ));
         };
         if data.as_slice() != node.data.as_slice() {
             return Err(format!("{path}: served data differs from the replay"));
@@ -274,7 +285,9 @@ impl SmallFs {
                 None
             }
             Err(e) => {
-                eprintln!("!!!!! SKIPPED: cannot run mount ({e}); run as root to test a full disk !!!!!");
+                eprintln!(
+                    "!!!!! SKIPPED: cannot run mount ({e}); run as root to test a full disk !!!!!"
+                );
                 None
             }
         }

@@ -156,14 +156,22 @@ mod tests {
             );
         }
         if !evictable {
-            eprintln!("!!!!! page cache residency not checked: this file system keeps evicted pages");
+            eprintln!(
+                "!!!!! page cache residency not checked: this file system keeps evicted pages"
+            );
             return;
         }
         let pages = resident(&segment.map);
         let front = segment.pos() + MIB;
         let ahead = &pages[segment.pos() / PAGE..front / PAGE];
-        assert!(ahead.iter().all(|&r| r), "every page up to one window ahead is resident");
+        assert!(
+            ahead.iter().all(|&r| r),
+            "every page up to one window ahead is resident"
+        );
         let far = &pages[24 * MIB / PAGE..];
-        assert!(far.iter().all(|&r| !r), "nothing is touched far past the window");
+        assert!(
+            far.iter().all(|&r| !r),
+            "nothing is touched far past the window"
+        );
     }
 }
