@@ -29,8 +29,11 @@ use warden_storage::store::Log;
 pub const BATCH_EVENTS_MAX: usize = 4096;
 
 /// Wait after a failed spare preallocation (a full disk) before the next
-/// attempt: each attempt writes until the disk is full again.
+/// attempt (each attempt writes until the disk is full again), doubled
+/// after every further failure up to [`SPARE_RETRY_MAX`], so a disk that
+/// stays full costs one log line a minute, not one a second.
 const SPARE_RETRY: Duration = Duration::from_secs(1);
+const SPARE_RETRY_MAX: Duration = Duration::from_secs(64);
 
 /// Wall-clock milliseconds: the time txns carry as ctime/mtime and that
 /// session expiry is measured in.
@@ -81,6 +84,8 @@ struct Runtime {
     snapshot_running: bool,
     /// After a failed spare (a full disk), no new attempt before this.
     spare_retry_at: Option<Instant>,
+    /// The wait after the next failure.
+    spare_backoff: Duration,
 }
 
 /// Runs the sequencer until every event sender is gone.
@@ -102,6 +107,7 @@ pub async fn run(
         snapshot_due: false,
         snapshot_running: false,
         spare_retry_at: None,
+        spare_backoff: SPARE_RETRY,
     };
     loop {
         let input = future::or(
@@ -134,11 +140,16 @@ impl Runtime {
     fn on_done(&mut self, now: i64, done: Done) {
         match done {
             Done::Synced(result) => self.complete_flush(now, result),
-            Done::Spare(Ok(spare)) => self.storage.log.install_spare(spare),
+            Done::Spare(Ok(spare)) => {
+                self.spare_backoff = SPARE_RETRY;
+                self.storage.log.install_spare(spare)
+            }
             Done::Spare(Err(error)) => {
-                tracing::warn!(%error, "preallocating the next txn log file failed; retrying in {SPARE_RETRY:?}, and the server stops if the current file fills up first");
+                let wait = self.spare_backoff;
+                tracing::warn!(%error, "preallocating the next txn log file failed; retrying in {wait:?}, and the server stops if the current file fills up first");
                 self.storage.log.spare_failed();
-                self.spare_retry_at = Some(Instant::now() + SPARE_RETRY);
+                self.spare_retry_at = Some(Instant::now() + wait);
+                self.spare_backoff = (wait * 2).min(SPARE_RETRY_MAX);
             }
             Done::Snapshot(result, took) => {
                 self.snapshot_running = false;
