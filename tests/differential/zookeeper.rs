@@ -64,8 +64,9 @@ impl ZooKeeper {
             &cfg,
             format!(
                 "tickTime=2000\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 dataDir={}\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n",
-                data.display()
+                 dataDir={}\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n{}\n",
+                data.display(),
+                crate::QUOTA_AND_SUPER.join("\n")
             ),
         )
         .unwrap();
