@@ -82,7 +82,7 @@ const REGRESSIONS: &[(u64, usize, &str)] = &[
 
 /// Both servers enforce quotas and know the super user `super:test`
 /// (ZooKeeper takes these zoo.cfg keys as `zookeeper.<key>` properties).
-pub const QUOTA_AND_SUPER: [&str; 2] = [
+const QUOTA_AND_SUPER: [&str; 2] = [
     "enforceQuota=true",
     "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
 ];
@@ -284,7 +284,7 @@ fn warden_matches_zookeeper() {
         root: format!("/d{seed}"),
     }));
 
-    let zk = zookeeper::ZooKeeper::start(NO_SWEEP_MS);
+    let zk = zookeeper::ZooKeeper::start_with(NO_SWEEP_MS, &QUOTA_AND_SUPER.join("\n"));
     let extra = format!(
         "tickTime=2000\nznode.container.checkIntervalMs={NO_SWEEP_MS}\n{}",
         QUOTA_AND_SUPER.join("\n")
