@@ -290,8 +290,15 @@ impl Dimension<'_> {
     }
 }
 
-fn parse_or_marshalling(tree: &Tree, path: &str) -> Result<Option<StatsTrack>, ErrorCode> {
+/// A quota node's StatsTrack; `Ok(None)` (logged with `missing`) when
+/// there is no such node, MarshallingError when it does not parse.
+fn read_quota_node(
+    tree: &Tree,
+    path: &str,
+    missing: &str,
+) -> Result<Option<StatsTrack>, ErrorCode> {
     let Some(node) = tree.node(path) else {
+        tracing::error!(path, "{missing}");
         return Ok(None);
     };
     StatsTrack::parse(node.data.as_bytes().map(|b| &b[..]))
@@ -313,12 +320,9 @@ pub fn check(tree: &Tree, path: &str, last_len: Option<usize>, new_len: usize) -
         None => (new_len as i64, 1),
         Some(last) => (new_len as i64 - last as i64, 0),
     };
-    let limits = match parse_or_marshalling(tree, &limit_path(&prefix)) {
+    let limits = match read_quota_node(tree, &limit_path(&prefix), "Missing limit node for quota") {
         Ok(Some(l)) => l,
-        Ok(None) => {
-            tracing::error!(path = %limit_path(&prefix), "Missing limit node for quota");
-            return QuotaVerdict::ok();
-        }
+        Ok(None) => return QuotaVerdict::ok(),
         Err(code) => return verdict_err(code),
     };
     let mut dims = [
@@ -340,12 +344,9 @@ pub fn check(tree: &Tree, path: &str, last_len: Option<usize>, new_len: usize) -
     if !dims.iter().any(Dimension::checked) {
         return QuotaVerdict::ok();
     }
-    let usage = match parse_or_marshalling(tree, &stat_path(&prefix)) {
+    let usage = match read_quota_node(tree, &stat_path(&prefix), "Missing node for stat") {
         Ok(Some(u)) => u,
-        Ok(None) => {
-            tracing::error!(path = %stat_path(&prefix), "Missing node for stat");
-            return QuotaVerdict::ok();
-        }
+        Ok(None) => return QuotaVerdict::ok(),
         Err(code) => return verdict_err(code),
     };
     dims[0].current = usage.get(stats_track::COUNT);

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import zkcli_transcript as zt
+from conftest import serve
 from servers import ZooKeeperServer, make_target_server
 
 HERE = Path(__file__).resolve().parent
@@ -54,16 +55,7 @@ def configured_server(request):
     if not cfg and not jvm:
         yield request.getfixturevalue("server")
         return
-    srv = make_target_server(extra_cfg=cfg, jvm_flags=jvm)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.failed:
-            request.node.add_report_section("call", f"server log ({srv.log_path})", srv.log_tail())
-        srv.cleanup()
+    yield from serve(request, make_target_server(extra_cfg=cfg, jvm_flags=jvm))
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
