@@ -3,13 +3,18 @@
 //! Every connection starts as `ip:<its address>`; `addauth digest user:pw`
 //! adds `digest:user:base64(sha1("user:pw"))`, the id ZooKeeper's
 //! DigestAuthenticationProvider produces, so ACLs written by ZooKeeper
-//! clients (and kazoo's `make_digest_acl`) match.
+//! clients (and kazoo's `make_digest_acl`) match. When that id equals the
+//! configured `superDigest`, the connection also gains `super:` (ZooKeeper's
+//! `DigestAuthenticationProvider`), which passes every ACL check; `skipACL`
+//! is the same pass for everyone, given only to ACL checks (see
+//! [`acl_ids`]), never shown by `whoAmI`.
 
 use crate::proto::requests::AuthPacket;
 use crate::proto::types::{ClientInfo, ErrorCode, Id};
 use crate::tree::path::java_hash;
 use base64::Engine;
 use sha1::{Digest, Sha1};
+use std::sync::Arc;
 
 /// `user:base64(sha1("user:password"))`.
 pub fn digest_id(user: &str, password: &str) -> String {
@@ -18,15 +23,38 @@ pub fn digest_id(user: &str, password: &str) -> String {
     format!("{user}:{encoded}")
 }
 
-/// The identity an auth packet proves, or AuthFailed.
-pub fn authenticate(packet: &AuthPacket) -> Result<Id, ErrorCode> {
+/// The id ZooKeeper's checkACL treats as the super user.
+pub fn super_id() -> Id {
+    Id::new("super", "")
+}
+
+/// The identities an auth packet proves, in the order ZooKeeper adds them
+/// (`super` first when the digest is `super_digest`), or AuthFailed.
+pub fn authenticate(packet: &AuthPacket, super_digest: Option<&str>) -> Result<Vec<Id>, ErrorCode> {
     match packet.scheme.as_str() {
         "digest" => {
             let text = std::str::from_utf8(&packet.auth).map_err(|_| ErrorCode::AuthFailed)?;
             let (user, password) = text.split_once(':').ok_or(ErrorCode::AuthFailed)?;
-            Ok(Id::new("digest", &digest_id(user, password)))
+            let digest = digest_id(user, password);
+            let mut ids = Vec::with_capacity(2);
+            if super_digest == Some(digest.as_str()) {
+                tracing::info!(user, "authenticated as the super user");
+                ids.push(super_id());
+            }
+            ids.push(Id::new("digest", &digest));
+            Ok(ids)
         }
         _ => Err(ErrorCode::AuthFailed),
+    }
+}
+
+/// The ids ACL checks see: the proved ones, plus `super` under `skipACL`
+/// (ZooKeeper's checkACL returns at once in both cases).
+pub fn acl_ids(proved: &Arc<[Id]>, skip_acl: bool) -> Arc<[Id]> {
+    if skip_acl {
+        proved.iter().cloned().chain([super_id()]).collect()
+    } else {
+        proved.clone()
     }
 }
 
@@ -113,18 +141,59 @@ mod tests {
             scheme: "digest".into(),
             auth: Bytes::from_static(b"alice:secret"),
         };
-        let id = authenticate(&ok).unwrap();
+        let ids = authenticate(&ok, None).unwrap();
+        assert_eq!(ids.len(), 1);
+        let id = &ids[0];
         assert!(id.id.starts_with("alice:"));
-        assert_eq!(client_info(&id).user, "alice");
+        assert_eq!(client_info(id).user, "alice");
         let no_colon = AuthPacket {
             auth: Bytes::from_static(b"alice"),
             ..ok.clone()
         };
-        assert_eq!(authenticate(&no_colon), Err(ErrorCode::AuthFailed));
+        assert_eq!(authenticate(&no_colon, None), Err(ErrorCode::AuthFailed));
         let unknown = AuthPacket {
             scheme: "kerberos".into(),
             ..ok
         };
-        assert_eq!(authenticate(&unknown), Err(ErrorCode::AuthFailed));
+        assert_eq!(authenticate(&unknown, None), Err(ErrorCode::AuthFailed));
+    }
+
+    #[test]
+    fn super_digest_adds_the_super_id() {
+        let packet = |auth: &'static [u8]| AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Bytes::from_static(auth),
+        };
+        // The value ZooKeeper's docs give for super:test.
+        let configured = Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        let ids = authenticate(&packet(b"super:test"), configured).unwrap();
+        assert_eq!(
+            ids,
+            vec![
+                super_id(),
+                Id::new("digest", "super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
+            ]
+        );
+        assert_eq!(
+            client_info(&ids[0]).user,
+            "",
+            "whoAmI shows super with no user"
+        );
+        let wrong = authenticate(&packet(b"super:nottest"), configured).unwrap();
+        assert_eq!(wrong.len(), 1, "a wrong password is only a digest id");
+        assert_eq!(authenticate(&packet(b"super:test"), None).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn skip_acl_adds_super_for_checks_only() {
+        let proved: Arc<[Id]> = Arc::from(vec![Id::new("ip", "127.0.0.1")]);
+        assert_eq!(acl_ids(&proved, false), proved);
+        let ids = acl_ids(&proved, true);
+        assert!(ids.contains(&super_id()));
+        assert_eq!(
+            crate::tree::acl::check_acl(&[], crate::proto::types::perms::READ, &ids),
+            Ok(())
+        );
     }
 }
