@@ -133,11 +133,24 @@ fn server(path: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     for w in &loaded.warnings {
         tracing::warn!(config = %origin, "{w}");
     }
-    let config = loaded.config;
+    let mut config = loaded.config;
+    if config.sasl.jaas_login_config.is_none() {
+        config.sasl.jaas_login_config = jaas_from_environment();
+    }
     tracing::info!(config = %origin, client_port = config.client_port, shards = config.shards, data_dir = %config.data_dir.display(), "configuration loaded");
     // The server checks io_uring and locked memory before it starts any
     // executor (shards plus the sequencer), with the io_memory it uses.
     run(config)
+}
+
+/// `-Djava.security.auth.login.config=PATH` in `SERVER_JVMFLAGS`, else in
+/// `JVMFLAGS`: where ZooKeeper's start script takes it from. zoo.cfg's
+/// `java.security.auth.login.config` key wins over both.
+fn jaas_from_environment() -> Option<PathBuf> {
+    ["SERVER_JVMFLAGS", "JVMFLAGS"].iter().find_map(|var| {
+        let flags = std::env::var(var).ok()?;
+        warden::config::jaas_path_from_jvm_flags(&flags)
+    })
 }
 
 /// Hands the checked configuration to the server runtime.

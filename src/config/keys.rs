@@ -40,6 +40,7 @@ struct Draft {
     snap_count: Option<u32>,
     snap_size_limit_kb: Option<u64>,
     prealloc_size_kb: Option<u32>,
+    sasl: SaslConfig,
 }
 
 /// ZooKeeper keys Warden reads and ignores (a warning, not an error).
@@ -83,7 +84,6 @@ const IGNORED_PREFIXES: &[&str] = &[
     "jvm.pause.",
     "metricsProvider.",
     "multiAddress.",
-    "authProvider.",
     "ssl.",
     "group.",
     "weight.",
@@ -123,10 +123,15 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Loaded, ConfigError
     Ok(Loaded { config, warnings })
 }
 
+/// Families of system-property keys (`zookeeper.<family>...`) ZooKeeper
+/// also takes from zoo.cfg without the prefix.
+const SYSPROP_FAMILIES: &[&str] = &["authProvider.", "superUser", "sasl.serverconfig"];
+
 /// `zookeeper.forceSync` -> `forceSync` for the system-property keys.
 fn canonical_key(key: &str) -> &str {
     match key.strip_prefix("zookeeper.") {
         Some(k) if SYSPROP_ALIASES.contains(&k) => k,
+        Some(k) if SYSPROP_FAMILIES.iter().any(|f| k.starts_with(f)) => k,
         _ => key,
     }
 }
@@ -189,6 +194,12 @@ fn apply(
         "znode.container.checkIntervalMs" => {
             d.container_check_interval_ms = Some(int(v, 1, 24 * 3_600_000)?)
         }
+        JAAS_PROPERTY => d.sasl.jaas_login_config = Some(path(v)?),
+        "sasl.serverconfig" => d.sasl.server_section = nonempty(v)?,
+        k if k == "superUser" || k.starts_with("superUser.") => {
+            d.sasl.super_users.push(nonempty(v)?)
+        }
+        k if k.starts_with("authProvider.") => auth_provider(&mut d.sasl, v, warnings, e),
         k if k.starts_with("server.") => {
             let spec = server(&k["server.".len()..], v)?;
             d.servers.insert(spec.id, spec);
@@ -196,6 +207,35 @@ fn apply(
         k => warnings.push(unknown_key_warning(k, e)),
     }
     Ok(())
+}
+
+/// The classes ZooKeeper ships; `ip` and `digest` are always on.
+const SASL_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
+const BUILT_IN_PROVIDER_CLASSES: &[&str] = &[
+    "org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+    "org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+];
+
+/// `authProvider.N=<class>`: registers the ACL scheme of a known provider;
+/// ZooKeeper logs and skips a class it cannot load, Warden warns likewise.
+fn auth_provider(sasl: &mut SaslConfig, v: &str, warnings: &mut Vec<ConfigWarning>, e: &Entry) {
+    if v == SASL_PROVIDER_CLASS {
+        if !sasl.auth_provider_schemes.iter().any(|s| s == "sasl") {
+            sasl.auth_provider_schemes.push("sasl".to_string());
+        }
+    } else if !BUILT_IN_PROVIDER_CLASSES.contains(&v) {
+        warnings.push(warning(
+            e,
+            format!("authentication provider {v} is not implemented; ignored"),
+        ));
+    }
+}
+
+fn nonempty(v: &str) -> Result<String, String> {
+    if v.is_empty() {
+        return Err("expected a value".into());
+    }
+    Ok(v.to_string())
 }
 
 fn unknown_key_warning(key: &str, e: &Entry) -> ConfigWarning {
@@ -379,6 +419,7 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
             .global_outstanding_limit
             .unwrap_or(DEFAULT_GLOBAL_OUTSTANDING_LIMIT),
         force_sync: d.force_sync.unwrap_or(true),
+        sasl: d.sasl,
     })
 }
 

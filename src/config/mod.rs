@@ -120,6 +120,57 @@ pub struct Config {
     pub snap_size_limit_bytes: u64,
     /// `preAllocSize`, in bytes: size of each txn log file.
     pub prealloc_size_bytes: u64,
+    /// SASL settings (`java.security.auth.login.config`, `authProvider.N`,
+    /// `superUser`, `sasl.serverconfig`).
+    pub sasl: SaslConfig,
+}
+
+/// ZooKeeper's `sasl.serverconfig` default: the JAAS section of the server.
+pub const DEFAULT_SASL_SERVER_SECTION: &str = "Server";
+
+/// What ZooKeeper takes from system properties for SASL, as Warden reads it
+/// from zoo.cfg (and the JAAS path also from `SERVER_JVMFLAGS`/`JVMFLAGS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslConfig {
+    /// The JAAS login configuration file with the DIGEST-MD5 users; `None`
+    /// = SASL off.
+    pub jaas_login_config: Option<PathBuf>,
+    /// The JAAS section naming the users (`zookeeper.sasl.serverconfig`).
+    pub server_section: String,
+    /// Extra ACL schemes from `authProvider.N` lines (`sasl` for
+    /// `org.apache.zookeeper.server.auth.SASLAuthenticationProvider`).
+    pub auth_provider_schemes: Vec<String>,
+    /// `zookeeper.superUser` (and `zookeeper.superUser.*`): SASL ids that
+    /// are also the super user.
+    pub super_users: Vec<String>,
+}
+
+impl Default for SaslConfig {
+    fn default() -> Self {
+        SaslConfig {
+            jaas_login_config: None,
+            server_section: DEFAULT_SASL_SERVER_SECTION.to_string(),
+            auth_provider_schemes: Vec::new(),
+            super_users: Vec::new(),
+        }
+    }
+}
+
+/// The system property naming the JAAS file, as the JVM spells it.
+pub const JAAS_PROPERTY: &str = "java.security.auth.login.config";
+
+/// The JAAS path in JVM flags (`-Djava.security.auth.login.config=PATH`,
+/// the way ZooKeeper's `zkServer.sh` is given it through `SERVER_JVMFLAGS`
+/// or `JVMFLAGS`); the last one wins, as with the JVM. Flags are split on
+/// whitespace (no shell quoting).
+pub fn jaas_path_from_jvm_flags(flags: &str) -> Option<PathBuf> {
+    let prefix = format!("-D{JAAS_PROPERTY}=");
+    flags
+        .split_whitespace()
+        .filter_map(|flag| flag.strip_prefix(&prefix))
+        .filter(|path| !path.is_empty())
+        .last()
+        .map(PathBuf::from)
 }
 
 /// A key that was accepted but did not (fully) take effect.

@@ -495,3 +495,47 @@ fn cluster_requires_limits() {
     let text = format!("{text}initLimit=5\n");
     assert!(err(&text).contains("syncLimit is not set"));
 }
+
+#[test]
+fn sasl_keys() {
+    assert_eq!(cfg("").sasl, SaslConfig::default());
+    assert_eq!(cfg("").sasl.server_section, "Server");
+    let loaded = parse_ok(
+        "java.security.auth.login.config=/etc/zk/jaas.conf\n\
+         authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         zookeeper.authProvider.2=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         authProvider.3=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n\
+         authProvider.x509=com.example.X509Provider\n\
+         superUser=alice\nzookeeper.superUser.2=bob\n\
+         zookeeper.sasl.serverconfig=ZkServer\n",
+    );
+    let sasl = &loaded.config.sasl;
+    assert_eq!(
+        sasl.jaas_login_config,
+        Some(PathBuf::from("/etc/zk/jaas.conf"))
+    );
+    assert_eq!(sasl.auth_provider_schemes, vec!["sasl".to_string()]);
+    assert_eq!(sasl.super_users, vec!["alice".to_string(), "bob".into()]);
+    assert_eq!(sasl.server_section, "ZkServer");
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0]
+        .message
+        .contains("com.example.X509Provider is not implemented"));
+    assert_invalid("superUser=\n", "superUser", "", "expected a value");
+}
+
+#[test]
+fn jaas_path_from_jvm_flags() {
+    assert_eq!(super::jaas_path_from_jvm_flags(""), None);
+    assert_eq!(
+        super::jaas_path_from_jvm_flags(
+            "-Xmx1g -Djava.security.auth.login.config=/a.conf  -Dfoo=bar \
+             -Djava.security.auth.login.config=/b.conf"
+        ),
+        Some(PathBuf::from("/b.conf"))
+    );
+    assert_eq!(
+        super::jaas_path_from_jvm_flags("-Djava.security.auth.login.config="),
+        None
+    );
+}

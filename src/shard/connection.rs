@@ -10,6 +10,7 @@
 use super::auth;
 use super::pipeline::{Pipeline, Ready};
 use super::reads;
+use super::sasl;
 use super::state::Shard;
 use crate::proto::connect::{decode_connect_request, encode_connect_response, ConnectResponse};
 use crate::proto::decode::decode_request;
@@ -19,6 +20,7 @@ use crate::proto::jute::DecodeError;
 use crate::proto::requests::{Request, RequestHeader};
 use crate::proto::responses::{ReplyHeader, Response};
 use crate::proto::types::{ClientInfo, ErrorCode, Id, SessionId, WatcherEvent, Zxid};
+use crate::sasl::digest_md5::DigestMd5Server;
 use crate::sequencer::core::{ConnectAttempt, Event};
 use crate::sequencer::outcome::{Origin, Outcome, Reply};
 use crate::server::stats::ConnectionCounters;
@@ -90,6 +92,8 @@ pub struct Connection {
     handshake: RefCell<Option<LocalSender<Handshake>>>,
     pending: Rc<Semaphore>,
     auth: RefCell<Arc<[Id]>>,
+    /// This connection's SASL exchange, once the client starts one.
+    sasl: RefCell<Option<DigestMd5Server>>,
     counters: RefCell<Arc<ConnectionCounters>>,
 }
 
@@ -114,6 +118,7 @@ impl Connection {
             handshake: RefCell::new(None),
             pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
             auth: RefCell::new(Arc::from(vec![Id::new("ip", &peer.ip().to_string())])),
+            sasl: RefCell::new(None),
             counters: RefCell::new(Arc::default()),
         })
     }
@@ -304,6 +309,21 @@ impl Connection {
                 self.send_reply(shard, header.xid, 0, result, received);
                 if failed {
                     self.close_after_flush("authentication failed");
+                }
+            }
+            Request::Sasl(token) => {
+                let answer = {
+                    let mut exchange = self.sasl.borrow_mut();
+                    sasl::answer(shard.sasl.as_deref(), &mut exchange, &token, self.id)
+                };
+                for id in answer.identities {
+                    self.add_identity(id);
+                }
+                // ZooKeeper answers SASL outside its request pipeline, with
+                // zxid 0, like auth packets.
+                self.send_reply(shard, header.xid, 0, answer.reply, received);
+                if answer.close {
+                    self.close_after_flush("SASL authentication failed");
                 }
             }
             request if request.needs_sequencer() => {
