@@ -30,6 +30,14 @@ def pytest_report_header(config):
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "server_options(**kw): keyword arguments for the server under test "
+        "(extra_cfg=dict of zoo.cfg lines, jaas=JAAS file text)",
+    )
+
+
 @pytest.fixture(scope="session")
 def target():
     """'warden' or 'zookeeper'."""
@@ -40,13 +48,15 @@ def target():
 def server(request):
     """A fresh server under test: free loopback port, empty data dir.
 
-    Its log is attached to the report of a failing test.
+    Its log is attached to the report of a failing test. A test marked
+    ``server_options(...)`` gets a server started with those options.
     """
     global _start_failure
     if _start_failure is not None:
         pytest.fail(f"server under test could not start earlier in this run:\n{_start_failure}",
                     pytrace=False)
-    srv = make_target_server()
+    options = request.node.get_closest_marker("server_options")
+    srv = make_target_server(**(options.kwargs if options else {}))
     try:
         srv.start()
     except ServerStartError as e:
@@ -79,6 +89,7 @@ class _SessionLog(logging.Handler):
         super().__init__(level=1)
         self.negotiated = []
         self.expired = 0
+        self.auth_failed = 0
 
     def emit(self, record):
         m = re.search(r"negotiated session timeout: (\d+)", record.getMessage())
@@ -86,6 +97,8 @@ class _SessionLog(logging.Handler):
             self.negotiated.append(int(m.group(1)))
         if "Session has expired" in record.getMessage():
             self.expired += 1
+        if "AUTH_FAILED closing" in record.getMessage():
+            self.auth_failed += 1
         if record.levelno >= logging.INFO:
             logging.getLogger("kazoo.client").handle(record)
 
@@ -93,6 +106,11 @@ class _SessionLog(logging.Handler):
 def expiries_seen(client):
     """How many times kazoo was told its session had expired."""
     return client._compat_session_log.expired
+
+
+def auth_failures_seen(client):
+    """How many times kazoo gave up a connection as AUTH_FAILED."""
+    return client._compat_session_log.auth_failed
 
 
 def negotiated_timeout(client):

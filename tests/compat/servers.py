@@ -9,6 +9,11 @@ Two kinds of server can be started, both from the same generated zoo.cfg:
 
 Each server gets a free loopback port, a fresh temporary data directory and a
 log file.  Readiness is the four-letter word ``ruok`` answered with ``imok``.
+
+A server given ``jaas`` (the text of a JAAS login configuration) writes it to
+``jaas.conf`` next to zoo.cfg and is pointed at it the way each is configured
+in production: ZooKeeper with ``-Djava.security.auth.login.config=...`` on the
+JVM command line, Warden with the same flag in ``SERVER_JVMFLAGS``.
 """
 
 import os
@@ -72,7 +77,7 @@ class Server:
 
     kind = None
 
-    def __init__(self, shards=None, extra_cfg=None):
+    def __init__(self, shards=None, extra_cfg=None, jaas=None):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.shards = shards_from_env() if shards is None else shards
@@ -82,6 +87,10 @@ class Server:
         self.cfg_path = self.dir / "zoo.cfg"
         self.log_path = self.dir / "server.log"
         self.extra_cfg = dict(extra_cfg or {})
+        self.jaas_path = None
+        if jaas is not None:
+            self.jaas_path = self.dir / "jaas.conf"
+            self.jaas_path.write_text(jaas)
         self.proc = None
         self._log = None
 
@@ -114,6 +123,16 @@ class Server:
     def command(self):
         raise NotImplementedError
 
+    def jaas_flags(self):
+        """The JVM flag naming the JAAS file, if there is one."""
+        if self.jaas_path is None:
+            return []
+        return [f"-Djava.security.auth.login.config={self.jaas_path}"]
+
+    def environment(self):
+        """The server process's environment."""
+        return dict(os.environ)
+
     def describe(self):
         return f"{self.kind} on {self.hosts}"
 
@@ -131,6 +150,7 @@ class Server:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
+                env=self.environment(),
                 start_new_session=True,
             )
         except OSError as e:
@@ -222,6 +242,12 @@ class WardenServer(Server):
             )
         return [str(self.binary), "server", "--config", str(self.cfg_path)]
 
+    def environment(self):
+        env = super().environment()
+        env.pop("JVMFLAGS", None)
+        env["SERVER_JVMFLAGS"] = " ".join(self.jaas_flags())
+        return env
+
 
 class ZooKeeperServer(Server):
     kind = "zookeeper"
@@ -245,6 +271,7 @@ class ZooKeeperServer(Server):
             "-Dznode.container.checkIntervalMs=1000",
             "-Dzookeeper.4lw.commands.whitelist=*",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            *self.jaas_flags(),
             "-cp",
             ZK_CLASSPATH,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",
