@@ -78,10 +78,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         return Err(ServerError::ClusterNotBuilt);
     }
     let shards = config.shards.max(1);
+    let sasl = SaslService::from_config(&config)?.map(Arc::new);
     if let Some(warning) = preflight::check_environment(IO_MEMORY_BYTES, shards + 1)? {
         tracing::warn!("{warning}");
     }
-    let sasl = SaslService::from_config(&config)?.map(Arc::new);
     let config = Arc::new(config);
     let stats = Arc::new(ServerStats::new());
     let opened = storage::open(&config)?;
