@@ -169,7 +169,7 @@ pub fn jaas_path_from_jvm_flags(flags: &str) -> Option<PathBuf> {
         .split_whitespace()
         .filter_map(|flag| flag.strip_prefix(&prefix))
         .filter(|path| !path.is_empty())
-        .last()
+        .next_back()
         .map(PathBuf::from)
 }
 

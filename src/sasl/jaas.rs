@@ -374,6 +374,13 @@ Client { org.apache.zookeeper.server.auth.DigestLoginModule optional username="b
     }
 
     #[test]
+    fn the_sample_file_parses() {
+        let config = parse(include_str!("../../conf/jaas.conf")).unwrap();
+        let users = config.digest_users("Server").unwrap();
+        assert_eq!(users.keys().collect::<Vec<_>>(), ["alice", "super"]);
+    }
+
+    #[test]
     fn load_reports_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jaas.conf");
