@@ -24,13 +24,17 @@ Server {
 /// A server with the users above, the sasl ACL provider and `admin` as
 /// SASL super user; the JAAS path comes from zoo.cfg here.
 fn sasl_server(shards: usize) -> (Server, tempfile::TempDir) {
+    sasl_server_with(shards, "")
+}
+
+fn sasl_server_with(shards: usize, more: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let jaas = dir.path().join("jaas.conf");
     std::fs::write(&jaas, JAAS).unwrap();
     let extra = format!(
         "java.security.auth.login.config={}\n\
          authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
-         superUser=admin\n",
+         superUser=admin\n{more}",
         jaas.display()
     );
     (Server::start(shards, &extra), dir)
@@ -178,6 +182,23 @@ fn a_wrong_password_answers_auth_failed_and_closes() {
     );
     assert!(unknown.is_closed());
     assert!(server.log().contains("no password for user \"mallory\""));
+}
+
+#[test]
+fn required_sasl_closes_other_connections_with_124() {
+    let (server, _dir) = sasl_server_with(1, "sessionRequireClientSASLAuth=true\n");
+    let required = ErrorCode::SessionClosedRequireSaslAuth.code();
+    let mut anonymous = Client::connect(server.port);
+    let (header, _) = anonymous.call(&Request::Ping);
+    assert_eq!((header.err, header.zxid), (required, 0));
+    assert!(anonymous.is_closed());
+    let mut wrong = Client::connect(server.port);
+    assert_eq!(authenticate(&mut wrong, "alice", "nope"), required);
+    assert!(wrong.is_closed());
+    let mut alice = Client::connect(server.port);
+    assert_eq!(authenticate(&mut alice, "alice", "alice-secret"), 0);
+    let (header, _) = alice.call(&get("/", false));
+    assert_eq!(header.err, 0);
 }
 
 #[test]

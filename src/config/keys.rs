@@ -41,6 +41,9 @@ struct Draft {
     snap_size_limit_kb: Option<u64>,
     prealloc_size_kb: Option<u32>,
     sasl: SaslConfig,
+    enforce_auth_enabled: bool,
+    enforce_auth_schemes: Vec<String>,
+    session_require_client_sasl_auth: bool,
 }
 
 /// ZooKeeper keys Warden reads and ignores (a warning, not an error).
@@ -125,7 +128,14 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Loaded, ConfigError
 
 /// Families of system-property keys (`zookeeper.<family>...`) ZooKeeper
 /// also takes from zoo.cfg without the prefix.
-const SYSPROP_FAMILIES: &[&str] = &["authProvider.", "superUser", "sasl.serverconfig"];
+const SYSPROP_FAMILIES: &[&str] = &[
+    "authProvider.",
+    "superUser",
+    "sasl.serverconfig",
+    "enforce.auth.",
+    "sessionRequireClientSASLAuth",
+    "allowSaslFailedClients",
+];
 
 /// `zookeeper.forceSync` -> `forceSync` for the system-property keys.
 fn canonical_key(key: &str) -> &str {
@@ -199,6 +209,12 @@ fn apply(
         k if k == "superUser" || k.starts_with("superUser.") => {
             d.sasl.super_users.push(nonempty(v)?)
         }
+        "enforce.auth.enabled" => d.enforce_auth_enabled = java_boolean(v),
+        "enforce.auth.schemes" => {
+            d.enforce_auth_schemes = v.split(',').map(|s| s.trim().to_string()).collect()
+        }
+        "sessionRequireClientSASLAuth" => d.session_require_client_sasl_auth = java_boolean(v),
+        "allowSaslFailedClients" => d.sasl.allow_sasl_failed_clients = java_boolean(v),
         k if k.starts_with("authProvider.") => auth_provider(&mut d.sasl, v, warnings, e),
         k if k.starts_with("server.") => {
             let spec = server(&k["server.".len()..], v)?;
@@ -229,6 +245,43 @@ fn auth_provider(sasl: &mut SaslConfig, v: &str, warnings: &mut Vec<ConfigWarnin
             format!("authentication provider {v} is not implemented; ignored"),
         ));
     }
+}
+
+/// Java's `Boolean.parseBoolean`: `true` in any case, anything else false.
+fn java_boolean(v: &str) -> bool {
+    v.eq_ignore_ascii_case("true")
+}
+
+/// `AuthenticationHelper`: the schemes to enforce, checked against the
+/// providers there are (`ip`, `digest`, and `authProvider.N` ones).
+fn enforce_auth_schemes(d: &Draft, origin: &str) -> Result<Vec<String>, ConfigError> {
+    let schemes = if d.session_require_client_sasl_auth {
+        vec!["sasl".to_string()]
+    } else if d.enforce_auth_enabled {
+        d.enforce_auth_schemes.clone()
+    } else {
+        return Ok(Vec::new());
+    };
+    let inconsistent = |message: String| ConfigError::Inconsistent {
+        origin: origin.to_string(),
+        message,
+    };
+    if schemes.iter().all(|s| s.is_empty()) {
+        return Err(inconsistent(
+            "enforce.auth.enabled is true, enforce.auth.schemes must be configured".into(),
+        ));
+    }
+    for scheme in &schemes {
+        let known = matches!(scheme.as_str(), "ip" | "digest")
+            || d.sasl.auth_provider_schemes.contains(scheme);
+        if !known {
+            return Err(inconsistent(format!(
+                "authentication scheme {scheme:?} in enforce.auth.schemes is not available \
+                 (sasl needs authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)"
+            )));
+        }
+    }
+    Ok(schemes)
 }
 
 fn nonempty(v: &str) -> Result<String, String> {
@@ -339,7 +392,8 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
         key,
         hint,
     };
-    let data_dir = d.data_dir.ok_or_else(|| missing("dataDir", ""))?;
+    let data_dir = d.data_dir.clone().ok_or_else(|| missing("dataDir", ""))?;
+    let enforce = enforce_auth_schemes(&d, origin)?;
     let tick = d.tick_time_ms.unwrap_or(DEFAULT_TICK_TIME_MS);
     let min = d.session_timeout_ms_min.unwrap_or(tick.saturating_mul(2));
     let max = d.session_timeout_ms_max.unwrap_or(tick.saturating_mul(20));
@@ -419,7 +473,10 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
             .global_outstanding_limit
             .unwrap_or(DEFAULT_GLOBAL_OUTSTANDING_LIMIT),
         force_sync: d.force_sync.unwrap_or(true),
-        sasl: d.sasl,
+        sasl: SaslConfig {
+            enforce_auth_schemes: enforce,
+            ..d.sasl
+        },
     })
 }
 

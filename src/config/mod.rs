@@ -143,6 +143,21 @@ pub struct SaslConfig {
     /// `zookeeper.superUser` (and `zookeeper.superUser.*`): SASL ids that
     /// are also the super user.
     pub super_users: Vec<String>,
+    /// `enforce.auth.schemes` when `enforce.auth.enabled` (or `sasl` with
+    /// `sessionRequireClientSASLAuth`): a connection must hold an identity
+    /// of one of them before any request other than auth and SASL; empty =
+    /// not enforced.
+    pub enforce_auth_schemes: Vec<String>,
+    /// `allowSaslFailedClients`: keep a connection whose SASL exchange
+    /// failed (unless SASL is enforced).
+    pub allow_sasl_failed_clients: bool,
+}
+
+impl SaslConfig {
+    /// `AuthenticationHelper.isSaslAuthRequired`.
+    pub fn sasl_required(&self) -> bool {
+        self.enforce_auth_schemes.iter().any(|s| s == "sasl")
+    }
 }
 
 impl Default for SaslConfig {
@@ -152,6 +167,8 @@ impl Default for SaslConfig {
             server_section: DEFAULT_SASL_SERVER_SECTION.to_string(),
             auth_provider_schemes: Vec::new(),
             super_users: Vec::new(),
+            enforce_auth_schemes: Vec::new(),
+            allow_sasl_failed_clients: false,
         }
     }
 }

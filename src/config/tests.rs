@@ -539,3 +539,32 @@ fn jaas_path_from_jvm_flags() {
         None
     );
 }
+
+#[test]
+fn enforce_auth_keys() {
+    assert!(cfg("").sasl.enforce_auth_schemes.is_empty());
+    let sasl_provider =
+        "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n";
+    let c = cfg(&format!(
+        "{sasl_provider}enforce.auth.enabled=TRUE\nzookeeper.enforce.auth.schemes=sasl, digest\n\
+         allowSaslFailedClients=true\n"
+    ));
+    assert_eq!(c.sasl.enforce_auth_schemes, vec!["sasl", "digest"]);
+    assert!(c.sasl.sasl_required() && c.sasl.allow_sasl_failed_clients);
+    // Schemes without enforce.auth.enabled do nothing (Boolean.parseBoolean).
+    let off = cfg("enforce.auth.enabled=yes\nenforce.auth.schemes=digest\n");
+    assert!(off.sasl.enforce_auth_schemes.is_empty());
+    // sessionRequireClientSASLAuth overrides both.
+    let c = cfg(&format!(
+        "{sasl_provider}sessionRequireClientSASLAuth=true\nenforce.auth.enabled=true\nenforce.auth.schemes=ip\n"
+    ));
+    assert_eq!(c.sasl.enforce_auth_schemes, vec!["sasl"]);
+    assert!(err_extra("enforce.auth.enabled=true\n")
+        .contains("enforce.auth.schemes must be configured"));
+    let m = err_extra("enforce.auth.enabled=true\nenforce.auth.schemes=sasl\n");
+    assert!(
+        m.contains("\"sasl\" in enforce.auth.schemes is not available"),
+        "{m}"
+    );
+    assert!(err_extra("sessionRequireClientSASLAuth=true\n").contains("not available"));
+}

@@ -151,6 +151,18 @@ impl Connection {
         }
     }
 
+    /// `AuthenticationHelper.enforceAuthentication`: true unless schemes
+    /// are enforced and this connection has proved none of them.
+    fn meets_enforced_auth(&self, shard: &Shard) -> bool {
+        let enforced = &shard.config.sasl.enforce_auth_schemes;
+        enforced.is_empty()
+            || self
+                .auth
+                .borrow()
+                .iter()
+                .any(|id| enforced.contains(&id.scheme))
+    }
+
     pub fn outstanding(&self) -> usize {
         self.pipeline.borrow().len()
     }
@@ -299,7 +311,6 @@ impl Connection {
             Err(error) => return Err(format!("undecodable request: {error}")),
         };
         match request {
-            Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             Request::Auth(packet) => {
                 let result = auth::authenticate(&packet).map(|id| self.add_identity(id));
                 let failed = result.is_err();
@@ -314,7 +325,14 @@ impl Connection {
             Request::Sasl(token) => {
                 let answer = {
                     let mut exchange = self.sasl.borrow_mut();
-                    sasl::answer(shard.sasl.as_deref(), &mut exchange, &token, self.id)
+                    let policy = sasl::FailurePolicy::from_config(&shard.config.sasl);
+                    sasl::answer(
+                        shard.sasl.as_deref(),
+                        &mut exchange,
+                        &token,
+                        self.id,
+                        policy,
+                    )
                 };
                 for id in answer.identities {
                     self.add_identity(id);
@@ -326,6 +344,17 @@ impl Connection {
                     self.close_after_flush("SASL authentication failed");
                 }
             }
+            _ if !self.meets_enforced_auth(shard) => {
+                tracing::warn!(
+                    conn = self.id,
+                    "no identity of a scheme in enforce.auth.schemes {:?}; closing the connection",
+                    shard.config.sasl.enforce_auth_schemes
+                );
+                let code = ErrorCode::SessionClosedRequireSaslAuth;
+                self.send_reply(shard, header.xid, 0, Err(code), received);
+                self.close_after_flush("authentication required");
+            }
+            Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             request if request.needs_sequencer() => {
                 self.queue_write(shard, header, request, received).await?
             }

@@ -9,9 +9,26 @@
 
 use crate::proto::responses::Response;
 use crate::proto::types::{ErrorCode, Id};
-use crate::sasl::digest_md5::{DigestMd5Server, Step};
+use crate::sasl::digest_md5::{DigestMd5Server, SaslError, Step};
 use crate::sasl::SaslService;
 use bytes::Bytes;
+
+/// What a failed exchange does (`zookeeper.allowSaslFailedClients`,
+/// `AuthenticationHelper.isSaslAuthRequired`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailurePolicy {
+    pub allow_failed_clients: bool,
+    pub sasl_required: bool,
+}
+
+impl FailurePolicy {
+    pub fn from_config(config: &crate::config::SaslConfig) -> FailurePolicy {
+        FailurePolicy {
+            allow_failed_clients: config.allow_sasl_failed_clients,
+            sasl_required: config.sasl_required(),
+        }
+    }
+}
 
 /// What the connection does with one SASL token.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,6 +47,7 @@ pub fn answer(
     exchange: &mut Option<DigestMd5Server>,
     token: &[u8],
     conn: u64,
+    policy: FailurePolicy,
 ) -> SaslAnswer {
     let Some(service) = service else {
         // ZooKeeper without a JAAS login has no SASL server for the
@@ -71,17 +89,38 @@ pub fn answer(
                 close: false,
             }
         }
-        Err(error) => {
-            tracing::warn!(
-                conn,
-                "SASL authentication failed, closing the connection: {error}"
-            );
-            SaslAnswer {
-                reply: Err(ErrorCode::AuthFailed),
-                identities: Vec::new(),
-                close: true,
-            }
-        }
+        Err(error) => failed(conn, &error, policy),
+    }
+}
+
+/// `processSasl`'s failure branch: keep the connection (answering OK with
+/// no token) only if failed clients are allowed and SASL is not enforced;
+/// else AuthFailed, or SessionClosedRequireSaslAuth when it is enforced.
+fn failed(conn: u64, error: &SaslError, policy: FailurePolicy) -> SaslAnswer {
+    if policy.allow_failed_clients && !policy.sasl_required {
+        tracing::warn!(
+            conn,
+            "SASL authentication failed, connection kept (allowSaslFailedClients): {error}"
+        );
+        return SaslAnswer {
+            reply: Ok(Response::Sasl(Bytes::new())),
+            identities: Vec::new(),
+            close: false,
+        };
+    }
+    tracing::warn!(
+        conn,
+        "SASL authentication failed, closing the connection: {error}"
+    );
+    let code = if policy.sasl_required {
+        ErrorCode::SessionClosedRequireSaslAuth
+    } else {
+        ErrorCode::AuthFailed
+    };
+    SaslAnswer {
+        reply: Err(code),
+        identities: Vec::new(),
+        close: true,
     }
 }
 
@@ -98,7 +137,7 @@ mod tests {
     #[test]
     fn no_service_answers_an_empty_token() {
         let mut exchange = None;
-        let a = answer(None, &mut exchange, b"", 1);
+        let a = answer(None, &mut exchange, b"", 1, FailurePolicy::default());
         assert_eq!(a.reply, Ok(Response::Sasl(Bytes::new())));
         assert!(!a.close && exchange.is_none());
     }
@@ -107,12 +146,24 @@ mod tests {
     fn challenge_then_failure_closes() {
         let service = service();
         let mut exchange = None;
-        let first = answer(Some(&service), &mut exchange, b"", 1);
+        let first = answer(
+            Some(&service),
+            &mut exchange,
+            b"",
+            1,
+            FailurePolicy::default(),
+        );
         let Ok(Response::Sasl(challenge)) = &first.reply else {
             panic!("{first:?}")
         };
         assert!(challenge.starts_with(b"realm=\"zk-sasl-md5\",nonce=\""));
-        let bad = answer(Some(&service), &mut exchange, b"username=\"alice\"", 1);
+        let bad = answer(
+            Some(&service),
+            &mut exchange,
+            b"username=\"alice\"",
+            1,
+            FailurePolicy::default(),
+        );
         assert_eq!(bad.reply, Err(ErrorCode::AuthFailed));
         assert!(bad.close && bad.identities.is_empty());
     }
@@ -125,11 +176,23 @@ mod tests {
             crate::sasl::digest_md5::ZK_REALM,
             "bm9uY2Ux+/=",
         ));
-        answer(Some(&service), &mut exchange, b"", 1);
+        answer(
+            Some(&service),
+            &mut exchange,
+            b"",
+            1,
+            FailurePolicy::default(),
+        );
         let response = b"username=\"alice\",realm=\"zk-sasl-md5\",nonce=\"bm9uY2Ux+/=\",\
             cnonce=\"Y25vbmNl\",nc=00000001,qop=auth,digest-uri=\"zookeeper/zk-sasl-md5\",\
             response=b3a0b63cf9645d4ef99970fdede75ab8";
-        let done = answer(Some(&service), &mut exchange, response, 1);
+        let done = answer(
+            Some(&service),
+            &mut exchange,
+            response,
+            1,
+            FailurePolicy::default(),
+        );
         assert_eq!(
             done.reply,
             Ok(Response::Sasl(Bytes::from_static(
@@ -147,8 +210,39 @@ mod tests {
     fn gssapi_first_token_fails() {
         let service = service();
         let mut exchange = None;
-        let a = answer(Some(&service), &mut exchange, &[0x60, 0x82], 1);
+        let a = answer(
+            Some(&service),
+            &mut exchange,
+            &[0x60, 0x82],
+            1,
+            FailurePolicy::default(),
+        );
         assert_eq!(a.reply, Err(ErrorCode::AuthFailed));
         assert!(a.close);
+    }
+
+    #[test]
+    fn failure_policies() {
+        let service = service();
+        let fail = |policy| {
+            let mut exchange = None;
+            answer(Some(&service), &mut exchange, b"", 1, policy);
+            answer(Some(&service), &mut exchange, b"x=1", 1, policy)
+        };
+        let allow = FailurePolicy {
+            allow_failed_clients: true,
+            sasl_required: false,
+        };
+        let kept = fail(allow);
+        assert_eq!(kept.reply, Ok(Response::Sasl(Bytes::new())));
+        assert!(!kept.close && kept.identities.is_empty());
+        for allow_failed_clients in [false, true] {
+            let required = fail(FailurePolicy {
+                allow_failed_clients,
+                sasl_required: true,
+            });
+            assert_eq!(required.reply, Err(ErrorCode::SessionClosedRequireSaslAuth));
+            assert!(required.close);
+        }
     }
 }

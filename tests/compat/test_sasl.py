@@ -135,3 +135,35 @@ def test_without_the_sasl_provider_sasl_acls_are_invalid(make_client):
         alice.create("/x", acl=[ALICE_ALL])
     with pytest.raises(InvalidACLError):
         alice.create("/x", acl=[make_acl("auth", "", all=True)])
+
+
+@pytest.mark.server_options(
+    jaas=JAAS,
+    extra_cfg={"authProvider.1": SASL_PROVIDER, "sessionRequireClientSASLAuth": "true"},
+)
+def test_required_sasl_refuses_other_clients(make_client):
+    from kazoo.exceptions import SessionClosedRequireSaslError
+
+    alice = make_client(**sasl("alice", "alice-secret"))
+    alice.create("/open", b"x")
+    anonymous = make_client()
+    with pytest.raises(SessionClosedRequireSaslError):
+        anonymous.get("/open")
+    digest_only = make_client(auth_data=[("digest", "carol:pw")])
+    with pytest.raises(SessionClosedRequireSaslError):
+        digest_only.get("/open")
+    assert alice.get("/open")[0] == b"x"
+
+
+@pytest.mark.server_options(
+    extra_cfg={"enforce.auth.enabled": "true", "enforce.auth.schemes": "digest"},
+)
+def test_enforced_digest_auth(make_client):
+    from kazoo.exceptions import SessionClosedRequireSaslError
+
+    carol = make_client(auth_data=[("digest", "carol:pw")])
+    carol.create("/c", b"y")
+    anonymous = make_client()
+    with pytest.raises(SessionClosedRequireSaslError):
+        anonymous.exists("/c")
+    assert carol.get("/c")[0] == b"y"
