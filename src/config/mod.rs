@@ -185,8 +185,7 @@ pub fn jaas_path_from_jvm_flags(flags: &str) -> Option<PathBuf> {
     flags
         .split_whitespace()
         .filter_map(|flag| flag.strip_prefix(&prefix))
-        .filter(|path| !path.is_empty())
-        .next_back()
+        .rfind(|path| !path.is_empty())
         .map(PathBuf::from)
 }
 

@@ -41,6 +41,17 @@ pub struct SaslAnswer {
     pub close: bool,
 }
 
+impl SaslAnswer {
+    /// OK with `token`; the connection stays open.
+    fn token(token: Vec<u8>) -> SaslAnswer {
+        SaslAnswer {
+            reply: Ok(Response::Sasl(Bytes::from(token))),
+            identities: Vec::new(),
+            close: false,
+        }
+    }
+}
+
 /// Runs one step of `exchange` (started on the first token).
 pub fn answer(
     service: Option<&SaslService>,
@@ -57,19 +68,11 @@ pub fn answer(
             conn,
             "SASL request but no JAAS login config is set; answering with an empty token"
         );
-        return SaslAnswer {
-            reply: Ok(Response::Sasl(Bytes::new())),
-            identities: Vec::new(),
-            close: false,
-        };
+        return SaslAnswer::token(Vec::new());
     };
     let server = exchange.get_or_insert_with(|| service.start());
     match server.step(token, |user| service.password(user)) {
-        Ok(Step::Challenge(challenge)) => SaslAnswer {
-            reply: Ok(Response::Sasl(Bytes::from(challenge))),
-            identities: Vec::new(),
-            close: false,
-        },
+        Ok(Step::Challenge(challenge)) => SaslAnswer::token(challenge),
         Ok(Step::Complete {
             token,
             authorization_id,
@@ -84,9 +87,8 @@ pub fn answer(
                 identities.push(Id::new("super", ""));
             }
             SaslAnswer {
-                reply: Ok(Response::Sasl(Bytes::from(token))),
                 identities,
-                close: false,
+                ..SaslAnswer::token(token)
             }
         }
         Err(error) => failed(conn, &error, policy),
@@ -102,11 +104,7 @@ fn failed(conn: u64, error: &SaslError, policy: FailurePolicy) -> SaslAnswer {
             conn,
             "SASL authentication failed, connection kept (allowSaslFailedClients): {error}"
         );
-        return SaslAnswer {
-            reply: Ok(Response::Sasl(Bytes::new())),
-            identities: Vec::new(),
-            close: false,
-        };
+        return SaslAnswer::token(Vec::new());
     }
     tracing::warn!(
         conn,
