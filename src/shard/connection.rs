@@ -10,6 +10,7 @@
 use super::auth;
 use super::pipeline::{Pipeline, Ready};
 use super::reads;
+use super::sasl;
 use super::state::Shard;
 use crate::proto::connect::{decode_connect_request, encode_connect_response, ConnectResponse};
 use crate::proto::decode::decode_request;
@@ -19,6 +20,7 @@ use crate::proto::jute::DecodeError;
 use crate::proto::requests::{Request, RequestHeader};
 use crate::proto::responses::{ReplyHeader, Response};
 use crate::proto::types::{ClientInfo, ErrorCode, Id, SessionId, WatcherEvent, Zxid};
+use crate::sasl::digest_md5::DigestMd5Server;
 use crate::sequencer::core::{ConnectAttempt, Event};
 use crate::sequencer::outcome::{Origin, Outcome, Reply};
 use crate::server::stats::ConnectionCounters;
@@ -92,6 +94,8 @@ pub struct Connection {
     auth: RefCell<Arc<[Id]>>,
     /// `skipACL`: ACL checks see a super id.
     skip_acl: bool,
+    /// This connection's SASL exchange, once the client starts one.
+    sasl: RefCell<Option<DigestMd5Server>>,
     counters: RefCell<Arc<ConnectionCounters>>,
 }
 
@@ -117,6 +121,7 @@ impl Connection {
             pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
             auth: RefCell::new(Arc::from(vec![Id::new("ip", &peer.ip().to_string())])),
             skip_acl: shard.config.skip_acl,
+            sasl: RefCell::new(None),
             counters: RefCell::new(Arc::default()),
         })
     }
@@ -152,6 +157,18 @@ impl Connection {
             auth::zookeeper_order(&mut ids);
             *auth = Arc::from(ids);
         }
+    }
+
+    /// `AuthenticationHelper.enforceAuthentication`: true unless schemes
+    /// are enforced and this connection has proved none of them.
+    fn meets_enforced_auth(&self, shard: &Shard) -> bool {
+        let enforced = &shard.config.sasl.enforce_auth_schemes;
+        enforced.is_empty()
+            || self
+                .auth
+                .borrow()
+                .iter()
+                .any(|id| enforced.contains(&id.scheme))
     }
 
     pub fn outstanding(&self) -> usize {
@@ -302,7 +319,6 @@ impl Connection {
             Err(error) => return Err(format!("undecodable request: {error}")),
         };
         match request {
-            Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             Request::Auth(packet) => {
                 let result = auth::authenticate(&packet, shard.config.super_digest.as_deref())
                     .map(|ids| self.add_identities(ids));
@@ -315,6 +331,37 @@ impl Connection {
                     self.close_after_flush("authentication failed");
                 }
             }
+            Request::Sasl(token) => {
+                let answer = {
+                    let mut exchange = self.sasl.borrow_mut();
+                    let policy = sasl::FailurePolicy::from_config(&shard.config.sasl);
+                    sasl::answer(
+                        shard.sasl.as_deref(),
+                        &mut exchange,
+                        &token,
+                        self.id,
+                        policy,
+                    )
+                };
+                self.add_identities(answer.identities);
+                // ZooKeeper answers SASL outside its request pipeline, with
+                // zxid 0, like auth packets.
+                self.send_reply(shard, header.xid, 0, answer.reply, received);
+                if answer.close {
+                    self.close_after_flush("SASL authentication failed");
+                }
+            }
+            _ if !self.meets_enforced_auth(shard) => {
+                tracing::warn!(
+                    conn = self.id,
+                    "no identity of a scheme in enforce.auth.schemes {:?}; closing the connection",
+                    shard.config.sasl.enforce_auth_schemes
+                );
+                let code = ErrorCode::SessionClosedRequireSaslAuth;
+                self.send_reply(shard, header.xid, 0, Err(code), received);
+                self.close_after_flush("authentication required");
+            }
+            Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             request if request.needs_sequencer() => {
                 self.queue_write(shard, header, request, received).await?
             }

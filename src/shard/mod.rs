@@ -12,6 +12,7 @@ pub mod connection;
 pub mod peers;
 pub mod pipeline;
 pub mod reads;
+pub mod sasl;
 pub mod state;
 pub mod visibility;
 

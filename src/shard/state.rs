@@ -6,6 +6,7 @@ use super::peers::{ShardPeers, ShardQuery, WatchReport};
 use super::visibility::Visibility;
 use crate::config::Config;
 use crate::proto::types::{perms, Acl, EventType, SessionId, WatcherEvent};
+use crate::sasl::SaslService;
 use crate::sequencer::core::Event;
 use crate::sequencer::outcome::{Batch, Outcome, Reply};
 use crate::server::stats::ServerStats;
@@ -47,6 +48,8 @@ pub struct ServerShared {
     pub config: Arc<Config>,
     pub peers: ShardPeers,
     pub visibility: Arc<Visibility>,
+    /// DIGEST-MD5 users; `None` = SASL off.
+    pub sasl: Option<Arc<SaslService>>,
 }
 
 /// One shard's state, shared by its tasks (single-threaded).
@@ -58,6 +61,7 @@ pub struct Shard {
     pub config: Arc<Config>,
     pub peers: ShardPeers,
     visibility: Arc<Visibility>,
+    pub sasl: Option<Arc<SaslService>>,
     tree: RefCell<Arc<Tree>>,
     /// Batches this shard has applied.
     applied: Cell<u64>,
@@ -86,6 +90,7 @@ impl Shard {
             config: shared.config,
             peers: shared.peers,
             visibility: shared.visibility,
+            sasl: shared.sasl,
             tree: RefCell::new(tree),
             applied: Cell::new(0),
             waiting_reads: RefCell::new(Vec::new()),
