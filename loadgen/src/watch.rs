@@ -187,6 +187,10 @@ async fn watcher(index: usize, cfg: WatchCfg, st: Arc<State>) {
                 }
             }
             if !conn.wbuf.is_empty() {
+                // Re-arming waits until the other sessions whose bytes are
+                // already in have been read and timestamped: their arrival
+                // times must not include this session's send.
+                futures_lite::future::yield_now().await;
                 conn.flush().await?;
                 last_sent = Instant::now();
             }
