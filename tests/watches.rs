@@ -342,7 +342,10 @@ fn events_behind_a_full_socket_keep_their_order() {
     let creates = (0..NODES).map(|i| multi_op(create(&name(i), b"", 0)));
     assert_eq!(writer.call(&Request::Multi(creates.collect())).0.err, 0);
     assert_eq!(
-        writer.call(&create("/big", &vec![7u8; 512 * 1024], 0)).0.err,
+        writer
+            .call(&create("/big", &vec![7u8; 512 * 1024], 0))
+            .0
+            .err,
         0
     );
     const RECURSIVE: i32 = 1;
