@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod connection;
+pub mod flush;
 pub mod peers;
 pub mod pipeline;
 pub mod reads;
