@@ -10,51 +10,29 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
+use tree_txns::{create, node_path, record, set_data, PARENT};
 use warden::proto::requests::{PathWatchRequest, Request};
-use warden::proto::types::{Acl, NodeData, OpCode};
 use warden::tree::{read::read, Tree};
-use warden::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
+use warden::txn::{Txn, TxnRecord};
+
+#[path = "../tests/support/tree_txns.rs"]
+mod tree_txns;
+
+const PAYLOAD: [u8; 100] = [b'x'; 100];
 
 const SIZES: [usize; 2] = [1_000, 1_000_000];
 
-fn record(zxid: i64, txn: Txn) -> TxnRecord {
-    TxnRecord {
-        header: TxnHeader {
-            session_id: 0,
-            cxid: 0,
-            zxid,
-            time_ms: zxid,
-        },
-        txn,
-    }
-}
-
-fn create(zxid: i64, path: String) -> TxnRecord {
-    record(
-        zxid,
-        Txn::Create(CreateTxn {
-            path,
-            data: NodeData::copy_from_slice(&[b'x'; 100]),
-            acl: Acl::open_unsafe(),
-            kind: CreateKind::Persistent,
-            parent_cversion: -1,
-            op: OpCode::Create,
-        }),
-    )
-}
-
-fn node_path(i: usize) -> String {
-    format!("/b/n{i:010}")
-}
-
-/// A tree of `n` znodes under "/b" and the next free zxid.
+/// A tree of `n` znodes under [`PARENT`] and the next free zxid.
 fn tree_of(n: usize) -> (Tree, i64) {
     let mut t = Tree::new();
     let mut zxid = 1;
-    assert!(t.apply(&create(zxid, "/b".into())).result.is_ok());
+    assert!(t.apply(&create(zxid, PARENT.into(), b"")).result.is_ok());
     for i in 0..n {
         zxid += 1;
-        assert!(t.apply(&create(zxid, node_path(i))).result.is_ok());
+        assert!(t
+            .apply(&create(zxid, node_path(i), &PAYLOAD))
+            .result
+            .is_ok());
     }
     (t, zxid + 1)
 }
@@ -77,14 +55,7 @@ fn writes(c: &mut Criterion) {
             b.iter(|| {
                 k = (k + 7919) % n;
                 zxid += 1;
-                let rec = record(
-                    zxid,
-                    Txn::SetData {
-                        path: node_path(k),
-                        data: NodeData::copy_from_slice(&[b'y'; 100]),
-                        version: 1,
-                    },
-                );
+                let rec = set_data(zxid, node_path(k), &[b'y'; 100], 1);
                 published = apply_published(&mut tree, &rec);
             })
         });
@@ -94,7 +65,7 @@ fn writes(c: &mut Criterion) {
                 zxid += 1;
                 let path = node_path(next);
                 next += 1;
-                published = apply_published(&mut tree, &create(zxid, path.clone()));
+                published = apply_published(&mut tree, &create(zxid, path.clone(), &PAYLOAD));
                 zxid += 1;
                 published = apply_published(&mut tree, &record(zxid, Txn::Delete { path }));
             })
@@ -117,7 +88,7 @@ fn writes(c: &mut Criterion) {
 fn listing(c: &mut Criterion) {
     let (tree, _) = tree_of(1_000);
     c.bench_function("tree/1000/getChildren", |b| {
-        b.iter(|| black_box(tree.children("/b")).unwrap())
+        b.iter(|| black_box(tree.children(PARENT)).unwrap())
     });
 }
 

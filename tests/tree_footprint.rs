@@ -16,9 +16,11 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use warden::proto::types::{Acl, NodeData, OpCode};
+use tree_txns::{create, node_path, set_data, PARENT};
 use warden::tree::Tree;
-use warden::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
+
+#[path = "support/tree_txns.rs"]
+mod tree_txns;
 
 struct Counting;
 
@@ -66,36 +68,6 @@ fn thread_cpu_ns() -> u128 {
     ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
 }
 
-fn record(zxid: i64, txn: Txn) -> TxnRecord {
-    TxnRecord {
-        header: TxnHeader {
-            session_id: 0,
-            cxid: 0,
-            zxid,
-            time_ms: zxid,
-        },
-        txn,
-    }
-}
-
-fn create(zxid: i64, path: String, data: &[u8]) -> TxnRecord {
-    record(
-        zxid,
-        Txn::Create(CreateTxn {
-            path,
-            data: NodeData::copy_from_slice(data),
-            acl: Acl::open_unsafe(),
-            kind: CreateKind::Persistent,
-            parent_cversion: -1,
-            op: OpCode::Create,
-        }),
-    )
-}
-
-fn node_path(i: usize) -> String {
-    format!("/mem/n{i:010}")
-}
-
 #[test]
 fn memory_per_znode_and_set_data_cost() {
     let n: usize = std::env::var("TREE_FOOTPRINT_NODES")
@@ -105,7 +77,7 @@ fn memory_per_znode_and_set_data_cost() {
     let payload = [b'x'; 100];
     let mut tree = Tree::new();
     let mut zxid = 1;
-    assert!(tree.apply(&create(zxid, "/mem".into(), b"")).result.is_ok());
+    assert!(tree.apply(&create(zxid, PARENT.into(), b"")).result.is_ok());
     let (live0, rss0) = (LIVE.load(Relaxed), rss_bytes());
     let started = thread_cpu_ns();
     for i in 0..n {
@@ -116,7 +88,7 @@ fn memory_per_znode_and_set_data_cost() {
     let build_ns_per_create = (thread_cpu_ns() - started) as f64 / n as f64;
     let live = (LIVE.load(Relaxed) - live0) as f64 / n as f64;
     let rss = (rss_bytes() - rss0) as f64 / n as f64;
-    assert_eq!(tree.node("/mem").unwrap().num_children(), n);
+    assert_eq!(tree.node(PARENT).unwrap().num_children(), n);
 
     // setData on the big tree, a published version alive meanwhile.
     let sets = 20_000usize;
@@ -125,14 +97,7 @@ fn memory_per_znode_and_set_data_cost() {
     for k in 0..sets {
         zxid += 1;
         let path = node_path(k.wrapping_mul(7919) % n);
-        let rec = record(
-            zxid,
-            Txn::SetData {
-                path,
-                data: NodeData::copy_from_slice(&payload),
-                version: 1,
-            },
-        );
+        let rec = set_data(zxid, path, &payload, 1);
         assert!(tree.apply(&rec).result.is_ok());
         published = tree.clone();
     }
