@@ -43,10 +43,14 @@ fn call_collect(
 /// each, a second setData exactly one more in the persistent ones only.
 #[test]
 fn fan_out_to_a_thousand_sessions_over_two_shards() {
-    let server = Server::start(2, "maxClientCnxns=0");
+    // Sessions never ping here: the default ceiling (20 ticks = 4 s) would
+    // expire early sessions while a loaded machine sets up the later ones.
+    let server = Server::start(2, "maxClientCnxns=0\nmaxSessionTimeout=120000");
     let mut writer = Client::connect(server.port);
     assert_eq!(writer.call(&create("/fan", b"0", 0)).0.err, 0);
-    let mut watchers: Vec<Client> = (0..1000).map(|_| Client::connect(server.port)).collect();
+    let mut watchers: Vec<Client> = (0..1000)
+        .map(|_| Client::connect_with(server.port, 0, &[0; 16], 60_000).expect("session"))
+        .collect();
     for (i, w) in watchers.iter_mut().enumerate() {
         // A session on the other shard may be a batch behind until it syncs.
         assert_eq!(w.call(&Request::Sync("/fan".into())).0.err, 0);

@@ -67,6 +67,11 @@ impl NodeKind {
 
 /// One znode. `stat.num_children` and `stat.data_length` are kept current
 /// (`data_length` is 0 for null data, as `DataNode.copyStat` reports it).
+///
+/// Compact on purpose (issue 6): the tree holds each znode once behind an
+/// `Arc`, its path (the tree's key) is one allocation shared with the
+/// parent's children set, and a znode that never had a child holds no
+/// children map at all.
 #[derive(Clone, Debug)]
 pub struct Node {
     /// As the client sent it: null stays null (`get` answers length -1).
@@ -74,10 +79,23 @@ pub struct Node {
     pub acl: Arc<[Acl]>,
     pub stat: Stat,
     pub kind: NodeKind,
-    /// Child name -> hash/insertion stamp (for Java iteration order).
-    children: OrdMap<Arc<str>, Member>,
-    /// Most children ever held at once (fixes the Java set's capacity).
-    children_peak: usize,
+    /// `None` until the first child is added.
+    children: Option<Arc<Children>>,
+}
+
+/// A znode's children: full child path -> hash/insertion stamp (for Java
+/// iteration order), and the most children ever held at once (fixes the
+/// Java set's capacity). Keyed by full path: every key has the parent's
+/// prefix, so path order is name order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Children {
+    members: OrdMap<Arc<str>, Member>,
+    peak: usize,
+}
+
+/// The last segment of a path ("a" of "/x/a").
+fn name_of(path: &str) -> &str {
+    path.rfind('/').map_or(path, |i| &path[i + 1..])
 }
 
 impl Node {
@@ -90,13 +108,50 @@ impl Node {
             acl,
             stat,
             kind,
-            children: OrdMap::new(),
-            children_peak: 0,
+            children: None,
         }
     }
 
     pub fn num_children(&self) -> usize {
-        self.children.len()
+        self.children.as_ref().map_or(0, |c| c.members.len())
+    }
+
+    /// Most children ever held at once.
+    fn children_peak(&self) -> usize {
+        self.children.as_ref().map_or(0, |c| c.peak)
+    }
+
+    /// The stamp of the child at full path `child`, if it is one.
+    fn child_member(&self, child: &str) -> Option<Member> {
+        self.children.as_ref()?.members.get(child).copied()
+    }
+
+    fn has_child(&self, child: &str) -> bool {
+        self.child_member(child).is_some()
+    }
+
+    /// Adds the child at full path `child` with insertion stamp `seq`.
+    fn add_child(&mut self, child: Arc<str>, seq: u64) {
+        let c = Arc::make_mut(self.children.get_or_insert_with(Default::default));
+        let member = Member::new(name_of(&child), seq);
+        c.members.insert(child, member);
+        c.peak = c.peak.max(c.members.len());
+        self.stat.num_children = c.members.len() as i32;
+    }
+
+    /// Sets the most children ever held (restoring a snapshot).
+    fn set_children_peak(&mut self, peak: usize) {
+        if peak > 0 || self.children.is_some() {
+            Arc::make_mut(self.children.get_or_insert_with(Default::default)).peak = peak;
+        }
+    }
+
+    fn remove_child(&mut self, child: &str) {
+        if let Some(c) = self.children.as_mut() {
+            let c = Arc::make_mut(c);
+            c.members.remove(child);
+            self.stat.num_children = c.members.len() as i32;
+        }
     }
 
     /// The Stat a client sees, as ZooKeeper's `DataNode.copyStat` makes it.
@@ -107,7 +162,7 @@ impl Node {
     /// `ephemeralOwner` are shown as 0.
     pub fn client_stat(&self) -> Stat {
         let mut stat = self.stat;
-        let children = self.children.len() as i32;
+        let children = self.num_children() as i32;
         stat.num_children = children;
         stat.cversion = self.stat.cversion.wrapping_mul(2).wrapping_sub(children);
         if !matches!(self.kind, NodeKind::Ephemeral(_)) {
@@ -118,23 +173,32 @@ impl Node {
 
     /// Child names in ZooKeeper's (Java HashSet) order.
     pub fn children(&self) -> Vec<String> {
-        let mut items: Vec<(&Arc<str>, Member)> =
-            self.children.iter().map(|(k, m)| (k, *m)).collect();
-        let cap = javaorder::capacity_after(CHILDREN_INITIAL_CAP, self.children_peak);
+        let mut items: Vec<(&str, Member)> = self
+            .children_members()
+            .map(|(k, m)| (name_of(k), m))
+            .collect();
+        let cap = javaorder::capacity_after(CHILDREN_INITIAL_CAP, self.children_peak());
         javaorder::order(&mut items, cap);
         items.into_iter().map(|(k, _)| k.to_string()).collect()
     }
 
     /// Child names in byte order (cheap, for internal use).
     pub fn children_sorted(&self) -> impl Iterator<Item = &str> {
-        self.children.keys().map(|k| &**k)
+        self.children_members().map(|(k, _)| name_of(k))
+    }
+
+    /// Full child paths with their stamps, in path order.
+    fn children_members(&self) -> impl Iterator<Item = (&str, Member)> {
+        self.children
+            .iter()
+            .flat_map(|c| c.members.iter().map(|(k, m)| (&**k, *m)))
     }
 }
 
 /// A session's ephemerals, with what Java's HashSet order needs.
 #[derive(Clone, Debug, Default)]
 struct SessionEphemerals {
-    paths: OrdMap<String, Member>,
+    paths: OrdMap<Arc<str>, Member>,
     peak: usize,
 }
 
@@ -176,10 +240,12 @@ pub struct Applied {
 /// The whole data tree. Root is keyed "/"; lookups of "" also find it, as in ZooKeeper.
 #[derive(Clone, Debug)]
 pub struct Tree {
-    nodes: OrdMap<String, Node>,
+    /// Path -> znode. Values are `Arc`s so that copying a B-tree chunk on a
+    /// write (the price of a shared version) copies pointers, not znodes.
+    nodes: OrdMap<Arc<str>, Arc<Node>>,
     ephemerals: OrdMap<SessionId, SessionEphemerals>,
-    containers: OrdSet<String>,
-    ttls: OrdSet<String>,
+    containers: OrdSet<Arc<str>>,
+    ttls: OrdSet<Arc<str>>,
     /// Live sessions and their negotiated timeouts, as of `last_zxid`: what
     /// a snapshot must carry so sessions (and their ephemerals) survive a
     /// restart, as in ZooKeeper.
@@ -190,6 +256,9 @@ pub struct Tree {
     next_seq: u64,
     /// Quota roots (see [`quota`]); rebuilt from the nodes on snapshot load.
     quota: quota::QuotaState,
+    /// The ACL stored last: a new one equal to it shares its allocation
+    /// (most znodes carry the same ACL). Not state: never observable.
+    last_acl: Arc<[Acl]>,
 }
 
 impl Default for Tree {
@@ -207,6 +276,7 @@ impl Tree {
     /// "/zookeeper/quota", "/zookeeper/config" (world read-only, aversion -1),
     /// all stats zero, empty (not null) data, as DataTree's `new byte[0]`.
     pub fn new() -> Tree {
+        let open = open_acl();
         let mut t = Tree {
             nodes: OrdMap::new(),
             ephemerals: OrdMap::new(),
@@ -218,25 +288,26 @@ impl Tree {
             ephemeral_count: 0,
             next_seq: 0,
             quota: quota::QuotaState::default(),
+            last_acl: open.clone(),
         };
         let empty = || {
             Node::new(
                 NodeData::empty(),
-                open_acl(),
+                open.clone(),
                 Stat::default(),
                 NodeKind::Persistent,
             )
         };
-        t.insert_node("/", empty());
-        t.insert_node("/zookeeper", empty());
-        t.add_child("/", "zookeeper");
-        t.insert_node("/zookeeper/quota", empty());
-        t.add_child("/zookeeper", "quota");
+        t.insert_node(Arc::from("/"), empty());
+        t.insert_node(Arc::from("/zookeeper"), empty());
+        t.add_child("/", "/zookeeper");
+        t.insert_node(Arc::from("/zookeeper/quota"), empty());
+        t.add_child("/zookeeper", "/zookeeper/quota");
         let mut config = empty();
         config.acl = Arc::from(Acl::read_unsafe());
         config.stat.aversion = -1;
-        t.insert_node("/zookeeper/config", config);
-        t.add_child("/zookeeper", "config");
+        t.insert_node(Arc::from("/zookeeper/config"), config);
+        t.add_child("/zookeeper", "/zookeeper/config");
         // DataTree counts the root twice (under "" and "/"): 0 + 1 bytes of key.
         debug_assert_eq!(t.data_size, 44);
         t
@@ -252,14 +323,31 @@ impl Tree {
 
     /// The ACL of the node at `path` ("" is the root); empty if there is none.
     fn acl_of(&self, path: &str) -> Arc<[Acl]> {
-        self.nodes
-            .get(Self::key(path))
+        self.node(path)
             .map_or_else(|| Arc::from(Vec::new()), |n| n.acl.clone())
     }
 
     /// The node at `path` ("" is the root, as in ZooKeeper); no normalisation.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(Self::key(path))
+        self.nodes.get(Self::key(path)).map(|n| &**n)
+    }
+
+    /// Changes the node at `path` in this version only: a znode another
+    /// version shares is copied first (a few pointers and the Stat), one
+    /// only this version holds is changed in place. `None` if there is no
+    /// such node.
+    fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
+        self.nodes
+            .get_mut(Self::key(path))
+            .map(|n| f(Arc::make_mut(n)))
+    }
+
+    /// `acl` as an `Arc`, sharing the last stored one when equal.
+    fn intern_acl(&mut self, acl: &[Acl]) -> Arc<[Acl]> {
+        if *self.last_acl != *acl {
+            self.last_acl = Arc::from(acl);
+        }
+        self.last_acl.clone()
     }
 
     /// Child names in ZooKeeper's order.
@@ -311,13 +399,13 @@ impl Tree {
         self.ephemerals
             .iter()
             .map(|(s, e)| {
-                let mut items: Vec<(&String, Member)> =
+                let mut items: Vec<(&Arc<str>, Member)> =
                     e.paths.iter().map(|(p, m)| (p, *m)).collect();
                 javaorder::order(
                     &mut items,
                     javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
                 );
-                (*s, items.into_iter().map(|(p, _)| p.clone()).collect())
+                (*s, items.into_iter().map(|(p, _)| p.to_string()).collect())
             })
             .collect()
     }
@@ -329,12 +417,12 @@ impl Tree {
         let Some(e) = self.ephemerals.get(&session) else {
             return Vec::new();
         };
-        let mut items: Vec<(&String, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
+        let mut items: Vec<(&Arc<str>, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
         javaorder::order_of_clone(
             &mut items,
             javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
         );
-        items.into_iter().map(|(p, _)| p.clone()).collect()
+        items.into_iter().map(|(p, _)| p.to_string()).collect()
     }
 
     /// Number of nodes whose path starts with `path + "/"`
@@ -365,7 +453,7 @@ impl Tree {
     pub fn sweep_candidates_with(&self, now_ms: i64, max_never_used_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
         for p in self.containers.iter() {
-            let Some(n) = self.nodes.get(p.as_str()) else {
+            let Some(n) = self.node(p) else {
                 continue;
             };
             if n.num_children() != 0 {
@@ -373,16 +461,16 @@ impl Tree {
             }
             let elapsed = now_ms.wrapping_sub(n.stat.mtime);
             if n.stat.cversion > 0 || (max_never_used_ms != 0 && elapsed > max_never_used_ms) {
-                out.push(p.clone());
+                out.push(p.to_string());
             }
         }
         for p in self.ttls.iter() {
-            let Some(n) = self.nodes.get(p.as_str()) else {
+            let Some(n) = self.node(p) else {
                 continue;
             };
             if let NodeKind::Ttl(ttl) = n.kind {
                 if n.num_children() == 0 && ttl != 0 && now_ms.wrapping_sub(n.stat.mtime) > ttl {
-                    out.push(p.clone());
+                    out.push(p.to_string());
                 }
             }
         }
@@ -471,19 +559,27 @@ impl Tree {
         Outcome::Multi(results)
     }
 
-    fn insert_node(&mut self, path: &str, node: Node) {
-        self.data_size += path::java_len(path) + node.data.len() as u64;
-        self.nodes.insert(path.to_string(), node);
+    fn insert_node(&mut self, path: Arc<str>, node: Node) {
+        self.data_size += path::java_len(&path) + node.data.len() as u64;
+        let old = self.nodes.insert(path, Arc::new(node));
+        assert!(old.is_none(), "insert_node over an existing node");
     }
 
-    fn add_child(&mut self, parent: &str, name: &str) {
+    /// Lists the node at `child` (a full path) under `parent` (for the fresh tree).
+    fn add_child(&mut self, parent: &str, child: &str) {
+        let seq = self.take_seq();
+        let (child, _) = self
+            .nodes
+            .get_key_value(child)
+            .expect("child inserted first");
+        let child = child.clone();
+        self.update(parent, |p| p.add_child(child, seq));
+    }
+
+    fn take_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if let Some(p) = self.nodes.get_mut(Self::key(parent)) {
-            p.children.insert(Arc::from(name), Member::new(name, seq));
-            p.children_peak = p.children_peak.max(p.children.len());
-            p.stat.num_children = p.children.len() as i32;
-        }
+        seq
     }
 
     fn create_node(
@@ -493,11 +589,8 @@ impl Tree {
         ch: &mut Vec<Change>,
     ) -> Result<Outcome, ErrorCode> {
         let (parent_name, child_name) = path::split_last(&c.path).ok_or(ErrorCode::NoNode)?;
-        let parent = self
-            .nodes
-            .get(Self::key(parent_name))
-            .ok_or(ErrorCode::NoNode)?;
-        if parent.children.contains_key(child_name) || self.nodes.contains_key(c.path.as_str()) {
+        let parent = self.node(parent_name).ok_or(ErrorCode::NoNode)?;
+        if parent.has_child(&c.path) || self.nodes.contains_key(c.path.as_str()) {
             return Err(ErrorCode::NodeExists);
         }
         let kind = match c.kind {
@@ -516,11 +609,14 @@ impl Tree {
             ephemeral_owner: kind.owner(),
             ..Stat::default()
         };
-        let acl: Arc<[Acl]> = Arc::from(c.acl.clone());
-        let node = Node::new(c.data.clone(), acl.clone(), stat, kind);
+        let acl = self.intern_acl(&c.acl);
+        let path: Arc<str> = Arc::from(c.path.as_str());
+        let node = Node::new(own_data(&c.data), acl.clone(), stat, kind);
         let out_stat = node.client_stat();
-        self.add_child(parent_name, child_name);
-        if let Some(p) = self.nodes.get_mut(Self::key(parent_name)) {
+        let seq = self.take_seq();
+        let child = path.clone();
+        self.update(parent_name, |p| {
+            p.add_child(child, seq);
             let new_cversion = if c.parent_cversion == -1 {
                 p.stat.cversion.wrapping_add(1)
             } else {
@@ -530,9 +626,9 @@ impl Tree {
                 p.stat.cversion = new_cversion;
                 p.stat.pzxid = h.zxid;
             }
-        }
-        self.insert_node(&c.path, node);
-        self.track_kind(&c.path, kind);
+        });
+        self.track_kind(&path, kind);
+        self.insert_node(path, node);
         self.quota_on_create(parent_name, child_name, &c.path, c.data.len());
         ch.push(Change {
             event: EventType::NodeCreated,
@@ -551,20 +647,19 @@ impl Tree {
         })
     }
 
-    fn track_kind(&mut self, path: &str, kind: NodeKind) {
+    fn track_kind(&mut self, path: &Arc<str>, kind: NodeKind) {
         match kind {
             NodeKind::Persistent => {}
             NodeKind::Container => {
-                self.containers.insert(path.to_string());
+                self.containers.insert(path.clone());
             }
             NodeKind::Ttl(_) => {
-                self.ttls.insert(path.to_string());
+                self.ttls.insert(path.clone());
             }
             NodeKind::Ephemeral(s) => {
-                let seq = self.next_seq;
-                self.next_seq += 1;
+                let seq = self.take_seq();
                 let e = self.ephemerals.entry(s).or_default();
-                e.paths.insert(path.to_string(), Member::new(path, seq));
+                e.paths.insert(path.clone(), Member::new(path, seq));
                 e.peak = e.peak.max(e.paths.len());
                 self.ephemeral_count += 1;
             }
@@ -597,21 +692,19 @@ impl Tree {
         ch: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
         let (parent_name, child_name) = path::split_last(path).ok_or(ErrorCode::NoNode)?;
-        let pkey = Self::key(parent_name);
-        if !self.nodes.contains_key(pkey) || !self.nodes.contains_key(path) || path == "/" {
+        if self.node(parent_name).is_none() || !self.nodes.contains_key(path) || path == "/" {
             return Err(ErrorCode::NoNode);
         }
-        if self.nodes.get(path).is_some_and(|n| n.num_children() != 0) {
+        if self.node(path).is_some_and(|n| n.num_children() != 0) {
             // Removing it would orphan its children; prep never emits this.
             return Err(ErrorCode::NotEmpty);
         }
-        if let Some(p) = self.nodes.get_mut(pkey) {
-            p.children.remove(child_name);
-            p.stat.num_children = p.children.len() as i32;
+        self.update(parent_name, |p| {
+            p.remove_child(path);
             if zxid > p.stat.pzxid {
                 p.stat.pzxid = zxid;
             }
-        }
+        });
         let Some(node) = self.nodes.remove(path) else {
             return Err(ErrorCode::NoNode);
         };
@@ -639,19 +732,18 @@ impl Tree {
         h: &TxnHeader,
         ch: &mut Vec<Change>,
     ) -> Result<Outcome, ErrorCode> {
-        let n = self
-            .nodes
-            .get_mut(Self::key(path))
+        let (old_len, stat, acl) = self
+            .update(path, |n| {
+                let old_len = n.data.len() as u64;
+                n.data = own_data(data);
+                n.stat.mtime = h.time_ms;
+                n.stat.mzxid = h.zxid;
+                n.stat.version = version;
+                n.stat.data_length = data.len() as i32;
+                (old_len, n.client_stat(), n.acl.clone())
+            })
             .ok_or(ErrorCode::NoNode)?;
-        let old_len = n.data.len() as u64;
-        n.data = data.clone();
-        n.stat.mtime = h.time_ms;
-        n.stat.mzxid = h.zxid;
-        n.stat.version = version;
-        n.stat.data_length = data.len() as i32;
-        let stat = n.client_stat();
         self.data_size = self.data_size - old_len + data.len() as u64;
-        let acl = n.acl.clone();
         self.quota_on_set_data(path, old_len as usize, data.len());
         ch.push(Change {
             event: EventType::NodeDataChanged,
@@ -662,24 +754,25 @@ impl Tree {
     }
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Outcome, ErrorCode> {
-        let n = self
-            .nodes
-            .get_mut(Self::key(path))
-            .ok_or(ErrorCode::NoNode)?;
-        n.stat.aversion = version;
-        n.acl = Arc::from(acl.to_vec());
-        Ok(Outcome::Stat(n.client_stat()))
+        let acl = self.intern_acl(acl);
+        self.update(path, |n| {
+            n.stat.aversion = version;
+            n.acl = acl;
+            Outcome::Stat(n.client_stat())
+        })
+        .ok_or(ErrorCode::NoNode)
     }
 
     /// Replaces a node's data without touching its Stat (but dataLength) or
     /// the approximate data size, as ZooKeeper rewrites quota stats nodes.
     /// Returns the change in length, or `None` if there is no such node.
     fn replace_data_untracked(&mut self, path: &str, data: NodeData) -> Option<i64> {
-        let n = self.nodes.get_mut(Self::key(path))?;
-        let delta = data.len() as i64 - n.data.len() as i64;
-        n.stat.data_length = data.len() as i32;
-        n.data = data;
-        Some(delta)
+        self.update(path, |n| {
+            let delta = data.len() as i64 - n.data.len() as i64;
+            n.stat.data_length = data.len() as i32;
+            n.data = data;
+            delta
+        })
     }
 
     /// `DataTree.killSession`: deletes the txn's paths in order (missing ones
@@ -699,8 +792,7 @@ impl Tree {
         self.ephemerals.remove(&session);
         for p in paths.iter().chain(leftover.iter()) {
             let owned = self
-                .nodes
-                .get(p.as_str())
+                .node(p)
                 .is_some_and(|n| n.kind == NodeKind::Ephemeral(session));
             if owned {
                 self.ephemeral_count -= 1;
@@ -715,23 +807,25 @@ impl Tree {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut eph = 0usize;
         for (p, n) in self.nodes.iter() {
-            if n.stat.num_children as usize != n.children.len() {
+            let p: &str = p;
+            if n.stat.num_children as usize != n.num_children() {
                 return Err(format!(
                     "{p}: numChildren {} != {}",
                     n.stat.num_children,
-                    n.children.len()
+                    n.num_children()
                 ));
             }
             if n.stat.data_length as usize != n.data.len() {
                 return Err(format!("{p}: dataLength"));
             }
-            for c in n.children.keys() {
-                let cp = if p == "/" {
-                    format!("/{c}")
-                } else {
-                    format!("{p}/{c}")
-                };
-                let Some(child) = self.nodes.get(cp.as_str()) else {
+            if n.children_peak() < n.num_children() {
+                return Err(format!("{p}: children peak below the count"));
+            }
+            for (cp, _) in n.children_members() {
+                if path::split_last(cp).map(|(parent, _)| Self::key(parent)) != Some(p) {
+                    return Err(format!("{p}: lists {cp}, not its child"));
+                }
+                let Some(child) = self.node(cp) else {
                     return Err(format!("{cp}: listed child missing"));
                 };
                 // (ZooKeeper stops moving pzxid once cversion is stuck at i32::MAX.)
@@ -740,10 +834,8 @@ impl Tree {
                 }
             }
             if p != "/" {
-                let (parent, name) = path::split_last(p).ok_or_else(|| format!("{p}: no slash"))?;
-                let ok = self
-                    .node(parent)
-                    .is_some_and(|pn| pn.children.contains_key(name));
+                let (parent, _) = path::split_last(p).ok_or_else(|| format!("{p}: no slash"))?;
+                let ok = self.node(parent).is_some_and(|pn| pn.has_child(p));
                 if !ok {
                     return Err(format!("{p}: not listed by its parent"));
                 }
@@ -753,7 +845,7 @@ impl Tree {
                 if !self
                     .ephemerals
                     .get(&s)
-                    .is_some_and(|e| e.paths.contains_key(p.as_str()))
+                    .is_some_and(|e| e.paths.contains_key(p))
                 {
                     return Err(format!("{p}: ephemeral not tracked for its session"));
                 }
@@ -772,6 +864,17 @@ impl Tree {
             return Err(format!("data size {} != {size}", self.data_size));
         }
         Ok(())
+    }
+}
+
+/// `data` in an allocation of its own, exactly its size: a znode then
+/// keeps no request buffer alive and its bytes need no shared header until
+/// a reader clones them.
+fn own_data(data: &NodeData) -> NodeData {
+    match data.as_bytes() {
+        None => NodeData::NULL,
+        Some(b) if b.is_empty() => NodeData::empty(),
+        Some(b) => NodeData::copy_from_slice(b),
     }
 }
 

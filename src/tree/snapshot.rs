@@ -24,6 +24,7 @@ use crate::proto::types::{SessionId, Stat};
 use crate::txn::codec::{put_acls, put_data, put_len, put_str, read_acls, read_count, read_data};
 use bytes::BufMut;
 use imbl::{OrdMap, OrdSet};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -93,7 +94,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
             }
         }
         out.put_u64(child_stamp(tree, p));
-        out.put_u64(n.children_peak as u64);
+        out.put_u64(n.children_peak() as u64);
         if out.len() >= CHUNK {
             w.write_all(&out)?;
             out.clear();
@@ -118,11 +119,11 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
 
 /// The node's stamp in its parent's children set (0 for the root).
 fn child_stamp(tree: &Tree, p: &str) -> u64 {
-    let Some((parent, name)) = path::split_last(p).filter(|_| p != "/") else {
+    let Some((parent, _)) = path::split_last(p).filter(|_| p != "/") else {
         return 0;
     };
     tree.node(parent)
-        .and_then(|pn| pn.children.get(name))
+        .and_then(|pn| pn.child_member(p))
         .map_or(0, |m| m.seq)
 }
 
@@ -160,16 +161,22 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         let id: SessionId = r.read_i64()?;
         sessions.insert(id, r.read_i32()?);
     }
-    let mut nodes: OrdMap<String, Node> = OrdMap::new();
-    let mut stamps: Vec<(String, u64)> = Vec::new();
+    // Built mutable, then frozen into the persistent set.
+    let mut nodes: BTreeMap<Arc<str>, (Node, usize)> = BTreeMap::new();
+    let mut stamps: Vec<(Arc<str>, u64)> = Vec::new();
+    let mut last_acl: Arc<[_]> = Arc::from(Vec::new());
     let mut containers = OrdSet::new();
     let mut ttls = OrdSet::new();
     let mut data_size = 0u64;
     let mut ephemeral_count = 0usize;
     for _ in 0..read_count(&mut r, MIN_NODE)? {
-        let p = r.read_ustring()?;
+        let p: Arc<str> = Arc::from(r.read_ustring()?);
         let data = read_data(&mut r)?;
-        let acl: Arc<[_]> = Arc::from(read_acls(&mut r)?);
+        let acl = read_acls(&mut r)?;
+        if *last_acl != *acl {
+            last_acl = Arc::from(acl);
+        }
+        let acl = last_acl.clone();
         let stat = crate::proto::records::read_stat(&mut r)?;
         let kind = match r.read_u8()? {
             KIND_PERSISTENT => NodeKind::Persistent,
@@ -196,13 +203,12 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
             acl,
             stat,
             kind,
-            children: OrdMap::new(),
-            children_peak,
+            children: None,
         };
-        if nodes.insert(p.clone(), node).is_some() {
-            return Err(SnapshotCodecError::Duplicate(p));
+        if nodes.insert(p.clone(), (node, children_peak)).is_some() {
+            return Err(SnapshotCodecError::Duplicate(p.to_string()));
         }
-        if p != "/" {
+        if &*p != "/" {
             stamps.push((p, stamp));
         }
     }
@@ -210,21 +216,25 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         return Err(SnapshotCodecError::NoRoot);
     }
     for (p, stamp) in stamps {
-        let (parent, name) =
-            path::split_last(&p).ok_or_else(|| SnapshotCodecError::Orphan(p.clone()))?;
-        let pn = nodes
-            .get_mut(Tree::key(parent))
-            .ok_or_else(|| SnapshotCodecError::Orphan(p.clone()))?;
-        pn.children
-            .insert(Arc::from(name), Member::new(name, stamp));
+        let orphan = || SnapshotCodecError::Orphan(p.to_string());
+        let (parent, _) = path::split_last(&p).ok_or_else(orphan)?;
+        let (pn, _) = nodes.get_mut(Tree::key(parent)).ok_or_else(orphan)?;
+        pn.add_child(p.clone(), stamp);
     }
+    let nodes: OrdMap<Arc<str>, Arc<Node>> = nodes
+        .into_iter()
+        .map(|(p, (mut n, peak))| {
+            n.set_children_peak(peak);
+            (p, Arc::new(n))
+        })
+        .collect();
     let mut ephemerals = OrdMap::new();
     for _ in 0..read_count(&mut r, 20)? {
         let s: SessionId = r.read_i64()?;
         let peak = read_usize(&mut r)?;
         let mut paths = OrdMap::new();
         for _ in 0..read_count(&mut r, 12)? {
-            let p = r.read_ustring()?;
+            let p: Arc<str> = Arc::from(r.read_ustring()?);
             let m = Member::new(&p, r.read_i64()? as u64);
             paths.insert(p, m);
         }
@@ -242,6 +252,7 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         ephemeral_count,
         next_seq,
         quota: Default::default(),
+        last_acl,
     };
     tree.check_invariants()
         .map_err(SnapshotCodecError::Invariant)?;
