@@ -3,7 +3,7 @@
 # README gives).  Stages:
 #   1. install what is missing (Debian's zookeeper packages, kazoo, pure-sasl, pytest)
 #   2. cargo build --release --workspace
-#   3. cargo test --workspace --release
+#   3. cargo test --workspace --release --no-fail-fast
 #   4. compatibility suite (tests/compat) against Warden, shards=1 and shards=2
 # Exits non-zero if anything failed; the last line is "N passed, M failed".
 #
@@ -96,9 +96,9 @@ if has_stage build; then
 fi
 
 if has_stage rust; then
-    say "cargo test --workspace --release"
+    say "cargo test --workspace --release --no-fail-fast"
     log=$LOGDIR/cargo-test.log
-    cargo test --workspace --release 2>&1 | tee "$log"
+    cargo test --workspace --release --no-fail-fast 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     read -r p f < <(count_cargo "$log")
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi  # did not compile or crashed
