@@ -13,21 +13,33 @@ use sha1::{Digest, Sha1};
 
 /// `user:base64(sha1("user:password"))`.
 pub fn digest_id(user: &str, password: &str) -> String {
-    let hash = Sha1::digest(format!("{user}:{password}").as_bytes());
-    let encoded = base64::engine::general_purpose::STANDARD.encode(hash);
-    format!("{user}:{encoded}")
+    digest_of(&format!("{user}:{password}"))
 }
 
-/// The identity an auth packet proves, or AuthFailed.
-pub fn authenticate(packet: &AuthPacket) -> Result<Id, ErrorCode> {
+/// The identity an auth packet proves for a client at `peer_ip`, or
+/// AuthFailed, as ZooKeeper 3.8's built-in providers answer:
+/// - `digest` accepts any bytes: they are read as text (malformed UTF-8
+///   replaced) and the id is `<text before the first ':'>:base64(sha1(text))`,
+///   so `addauth digest alice` (no password) succeeds too;
+/// - `ip` ignores the bytes and proves the client's own address;
+/// - any other scheme has no provider: AuthFailed.
+pub fn authenticate(packet: &AuthPacket, peer_ip: &str) -> Result<Id, ErrorCode> {
     match packet.scheme.as_str() {
         "digest" => {
-            let text = std::str::from_utf8(&packet.auth).map_err(|_| ErrorCode::AuthFailed)?;
-            let (user, password) = text.split_once(':').ok_or(ErrorCode::AuthFailed)?;
-            Ok(Id::new("digest", &digest_id(user, password)))
+            let text = String::from_utf8_lossy(&packet.auth);
+            Ok(Id::new("digest", &digest_of(&text)))
         }
+        "ip" => Ok(Id::new("ip", peer_ip)),
         _ => Err(ErrorCode::AuthFailed),
     }
+}
+
+/// `DigestAuthenticationProvider.generateDigest` of `user:password` text.
+fn digest_of(text: &str) -> String {
+    let user = text.split(':').next().unwrap_or_default();
+    let hash = Sha1::digest(text.as_bytes());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(hash);
+    format!("{user}:{encoded}")
 }
 
 /// How `whoAmI` shows an identity: digest ids by user name.
@@ -113,18 +125,57 @@ mod tests {
             scheme: "digest".into(),
             auth: Bytes::from_static(b"alice:secret"),
         };
-        let id = authenticate(&ok).unwrap();
-        assert!(id.id.starts_with("alice:"));
+        let id = authenticate(&ok, "127.0.0.1").unwrap();
+        assert_eq!(id, Id::new("digest", &digest_id("alice", "secret")));
         assert_eq!(client_info(&id).user, "alice");
-        let no_colon = AuthPacket {
-            auth: Bytes::from_static(b"alice"),
-            ..ok.clone()
-        };
-        assert_eq!(authenticate(&no_colon), Err(ErrorCode::AuthFailed));
         let unknown = AuthPacket {
             scheme: "kerberos".into(),
+            ..ok.clone()
+        };
+        assert_eq!(authenticate(&unknown, "127.0.0.1"), Err(ErrorCode::AuthFailed));
+        for scheme in ["world", "super", "auth", ""] {
+            let packet = AuthPacket {
+                scheme: scheme.into(),
+                ..ok.clone()
+            };
+            assert_eq!(authenticate(&packet, "127.0.0.1"), Err(ErrorCode::AuthFailed));
+        }
+        let ip = AuthPacket {
+            scheme: "ip".into(),
+            auth: Bytes::from_static(b"10.9.9.9"),
             ..ok
         };
-        assert_eq!(authenticate(&unknown), Err(ErrorCode::AuthFailed));
+        assert_eq!(
+            authenticate(&ip, "127.0.0.1"),
+            Ok(Id::new("ip", "127.0.0.1")),
+            "addauth ip proves the peer's own address, whatever it says"
+        );
+    }
+
+    /// ZooKeeper 3.8 accepts any digest credentials (found by tests/security.rs
+    /// against ZooKeeper 3.8.0): the user is the text before the first ':'
+    /// (all of it when there is none) and the hash covers the whole text.
+    #[test]
+    fn digest_accepts_any_bytes_as_zookeeper_does() {
+        let digest = |auth: &'static [u8]| {
+            let packet = AuthPacket {
+                auth_type: 0,
+                scheme: "digest".into(),
+                auth: Bytes::from_static(auth),
+            };
+            authenticate(&packet, "127.0.0.1").unwrap().id
+        };
+        let sha = |text: &[u8]| {
+            base64::engine::general_purpose::STANDARD.encode(Sha1::digest(text))
+        };
+        assert_eq!(digest(b"alice"), format!("alice:{}", sha(b"alice")));
+        assert_eq!(digest(b""), format!(":{}", sha(b"")));
+        assert_eq!(digest(b":pw"), format!(":{}", sha(b":pw")));
+        assert_eq!(digest(b"a:b:c"), format!("a:{}", sha(b"a:b:c")));
+        // Malformed UTF-8 is read as U+FFFD, then hashed as UTF-8.
+        assert_eq!(
+            digest(b"u\xff:p"),
+            format!("u\u{fffd}:{}", sha("u\u{fffd}:p".as_bytes()))
+        );
     }
 }

@@ -296,7 +296,8 @@ impl Connection {
         match request {
             Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             Request::Auth(packet) => {
-                let result = auth::authenticate(&packet).map(|id| self.add_identity(id));
+                let peer_ip = self.peer.ip().to_string();
+                let result = auth::authenticate(&packet, &peer_ip).map(|id| self.add_identity(id));
                 let failed = result.is_err();
                 // ZooKeeper answers auth packets outside its request pipeline
                 // with `ReplyHeader(xid, 0, err)`: zxid 0, not the last zxid.
