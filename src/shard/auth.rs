@@ -132,13 +132,19 @@ mod tests {
             scheme: "kerberos".into(),
             ..ok.clone()
         };
-        assert_eq!(authenticate(&unknown, "127.0.0.1"), Err(ErrorCode::AuthFailed));
+        assert_eq!(
+            authenticate(&unknown, "127.0.0.1"),
+            Err(ErrorCode::AuthFailed)
+        );
         for scheme in ["world", "super", "auth", ""] {
             let packet = AuthPacket {
                 scheme: scheme.into(),
                 ..ok.clone()
             };
-            assert_eq!(authenticate(&packet, "127.0.0.1"), Err(ErrorCode::AuthFailed));
+            assert_eq!(
+                authenticate(&packet, "127.0.0.1"),
+                Err(ErrorCode::AuthFailed)
+            );
         }
         let ip = AuthPacket {
             scheme: "ip".into(),
@@ -165,9 +171,8 @@ mod tests {
             };
             authenticate(&packet, "127.0.0.1").unwrap().id
         };
-        let sha = |text: &[u8]| {
-            base64::engine::general_purpose::STANDARD.encode(Sha1::digest(text))
-        };
+        let sha =
+            |text: &[u8]| base64::engine::general_purpose::STANDARD.encode(Sha1::digest(text));
         assert_eq!(digest(b"alice"), format!("alice:{}", sha(b"alice")));
         assert_eq!(digest(b""), format!(":{}", sha(b"")));
         assert_eq!(digest(b":pw"), format!(":{}", sha(b":pw")));

@@ -120,12 +120,7 @@ pub fn auth(scheme: &str, credentials: &[u8]) -> Request {
 }
 
 /// setWatches (opcode 101) or, with `v2`, setWatches2 (105).
-pub fn set_watches(
-    v2: bool,
-    relative_zxid: i64,
-    data: &[&str],
-    persistent: &[&str],
-) -> Request {
+pub fn set_watches(v2: bool, relative_zxid: i64, data: &[&str], persistent: &[&str]) -> Request {
     let owned = |paths: &[&str]| paths.iter().map(|p| p.to_string()).collect();
     let body = warden::proto::requests::SetWatchesRequest {
         relative_zxid,

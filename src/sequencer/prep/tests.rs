@@ -941,5 +941,8 @@ fn client_delete_container_never_deletes() {
     assert!(e.tree.node("/c").is_some() && e.tree.node("/p").is_some());
     // The sweep still reaps the empty container.
     let h = e.header(0);
-    assert_eq!(sweep_delete(&mut e.tree, h, "/c").reply, Ok(Response::Empty));
+    assert_eq!(
+        sweep_delete(&mut e.tree, h, "/c").reply,
+        Ok(Response::Empty)
+    );
 }
