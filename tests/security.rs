@@ -173,6 +173,15 @@ enum Op {
     SetWatches2,
     /// setWatches data watch on n from zxid 0: fires at once.
     SetWatchesStale,
+    /// addWatch persistent on p, then the owner creates a child of p:
+    /// NodeChildrenChanged is checked against p's ACL.
+    ChildEvent,
+    /// addWatch persistent-recursive on the case root, then the owner
+    /// creates n with the ACL under test: NodeCreated is checked against it.
+    CreatedEvent,
+    /// exists watch on n before it exists, then the owner creates n with
+    /// the ACL under test.
+    ExistsWatchCreated,
     CheckWatches,
     RemoveWatches,
     Reconfig,
@@ -212,6 +221,9 @@ const OPS: &[Op] = &[
     Op::SetWatches,
     Op::SetWatches2,
     Op::SetWatchesStale,
+    Op::ChildEvent,
+    Op::CreatedEvent,
+    Op::ExistsWatchCreated,
     Op::CheckWatches,
     Op::RemoveWatches,
     Op::Reconfig,
@@ -245,9 +257,9 @@ impl Op {
             GetAcl => Some((Target::Node, perms::READ | perms::ADMIN)),
             SetAcl => Some((Target::Node, perms::ADMIN)),
             // Event delivery: READ on the changed node.
-            ExistsWatch | AddWatchPersistent | AddWatchRecursive | SetWatches | SetWatches2 => {
-                Some((Target::Node, perms::READ))
-            }
+            ExistsWatch | AddWatchPersistent | AddWatchRecursive | SetWatches | SetWatches2
+            | CreatedEvent | ExistsWatchCreated => Some((Target::Node, perms::READ)),
+            ChildEvent => Some((Target::Parent, perms::READ)),
             Exists | GetEphemerals | Sync | SetWatchesStale | CheckWatches | RemoveWatches
             | Reconfig | WhoAmI => None,
         }
@@ -264,13 +276,17 @@ impl Op {
         }
     }
 
-    /// The owner deletes n after the op, to fire the actor's watch.
-    fn owner_deletes_node(self) -> bool {
+    /// What the owner does after the op, to fire the actor's watch.
+    fn trigger(self) -> Trigger {
         use Op::*;
-        matches!(
-            self,
-            ExistsWatch | AddWatchPersistent | AddWatchRecursive | SetWatches | SetWatches2
-        )
+        match self {
+            ExistsWatch | AddWatchPersistent | AddWatchRecursive | SetWatches | SetWatches2 => {
+                Trigger::DeleteNode
+            }
+            ChildEvent => Trigger::CreateChild,
+            CreatedEvent | ExistsWatchCreated => Trigger::CreateNode,
+            _ => Trigger::Nothing,
+        }
     }
 
     /// n has a child k (for listings).
@@ -298,6 +314,18 @@ impl Op {
                 | SetAcl
         )
     }
+}
+
+/// The owner's change that fires a watch op's watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    Nothing,
+    /// Deletes n (its parent p is open).
+    DeleteNode,
+    /// Creates p/new; p's ACL also grants the owner CREATE.
+    CreateChild,
+    /// Creates n, with the ACL under test (n is not built beforehand).
+    CreateNode,
 }
 
 /// One row of the matrix.
@@ -353,7 +381,7 @@ fn cases() -> Vec<Case> {
             Target::Parent => Target::Node,
             Target::Node => Target::Parent,
         };
-        if op.check().is_some() && !op.owner_deletes_node() && op != Op::MultiTwoOps {
+        if op.check().is_some() && op.trigger() == Trigger::Nothing && op != Op::MultiTwoOps {
             variants.push((Scheme::World, 0, other));
         }
         for (scheme, perms, on) in variants {
@@ -535,7 +563,7 @@ impl Bench {
         };
         let mut ops = vec![&tree.root, &tree.p];
         let k = format!("{}/k", tree.n);
-        if case.op != Op::GetEphemerals {
+        if case.op != Op::GetEphemerals && case.op.trigger() != Trigger::CreateNode {
             ops.push(&tree.n);
         }
         if case.op.node_has_child() {
@@ -564,7 +592,18 @@ impl Bench {
             Target::Parent => &tree.p,
             Target::Node => &tree.n,
         };
-        let got = self.owner_call(&set_acl(path, case.scheme.acl(case.perms), -1));
+        let mut acl = case.scheme.acl(case.perms);
+        match case.op.trigger() {
+            // n does not exist yet: the owner creates it with this ACL.
+            Trigger::CreateNode => return,
+            Trigger::CreateChild => acl.push(acl_entry(
+                perms::CREATE,
+                "digest",
+                &digest(ALICE.0, ALICE.1),
+            )),
+            _ => {}
+        }
+        let got = self.owner_call(&set_acl(path, acl, -1));
         assert_eq!(got, "stat", "setACL {path} for {}", case.describe());
     }
 
@@ -612,7 +651,8 @@ impl Bench {
             return Err(format!("answered {got:?}, ZooKeeper's rule says {want:?}"));
         }
         let changed = before != after;
-        let must_change = (case.allowed() && case.op.writes()) || case.op.owner_deletes_node();
+        let must_change =
+            (case.allowed() && case.op.writes()) || case.op.trigger() != Trigger::Nothing;
         if changed != must_change {
             return Err(format!(
                 "state {before} -> {after}: changed={changed}, expected {must_change}"
@@ -621,15 +661,32 @@ impl Bench {
         Ok(())
     }
 
+    /// The owner's change that fires the actor's watch, if any.
+    fn fire(&mut self, case: &Case, tree: &Tree) {
+        let (request, want) = match case.op.trigger() {
+            Trigger::Nothing => return,
+            Trigger::DeleteNode => (delete(&tree.n, -1), "ok".to_string()),
+            Trigger::CreateChild => {
+                let child = format!("{}/new", tree.p);
+                let create = create_as(OpCode::Create, &child, Acl::open_unsafe(), 0, None);
+                (create, format!("created {child}"))
+            }
+            Trigger::CreateNode => {
+                let acl = case.scheme.acl(case.perms);
+                let create = create_as(OpCode::Create, &tree.n, acl, 0, None);
+                (create, format!("created {}", tree.n))
+            }
+        };
+        let got = self.owner_call(&request);
+        assert_eq!(got, want, "owner's trigger for {}", case.describe());
+    }
+
     /// Sends the op as the actor; for watch ops, also fires the watch and
     /// collects the events delivered before a sync.
     fn act(&mut self, actor: &mut Client, case: &Case, tree: &Tree) -> String {
         let request = request(actor, case.op, tree);
         let mut got = answer(&tree.root, actor, &request);
-        if case.op.owner_deletes_node() {
-            let deleted = self.owner_call(&delete(&tree.n, -1));
-            assert_eq!(deleted, "ok", "owner deletes n");
-        }
+        self.fire(case, tree);
         if is_watch_op(case.op) {
             let _ = actor.call(&Request::Sync("/".into()));
             let events: Vec<String> = actor
@@ -644,7 +701,7 @@ impl Bench {
 }
 
 fn is_watch_op(op: Op) -> bool {
-    op.owner_deletes_node() || op == Op::SetWatchesStale
+    op.trigger() != Trigger::Nothing || op == Op::SetWatchesStale
 }
 
 /// The request the actor sends for `op`.
@@ -707,6 +764,15 @@ fn request(actor: &mut Client, op: Op, tree: &Tree) -> Request {
             support::set_watches(v2, h.zxid, data, persistent)
         }
         Op::SetWatchesStale => support::set_watches(false, 0, &[&n], &[]),
+        Op::ChildEvent => Request::AddWatch(AddWatchRequest {
+            path: tree.p.clone(),
+            mode: 0,
+        }),
+        Op::CreatedEvent => Request::AddWatch(AddWatchRequest {
+            path: tree.root.clone(),
+            mode: 1,
+        }),
+        Op::ExistsWatchCreated => Request::Exists(path_watch(&n, true)),
         Op::CheckWatches | Op::RemoveWatches => {
             let _ = actor.call(&Request::Exists(path_watch(&n, true)));
             let body = WatchesRequest {
@@ -776,6 +842,9 @@ fn expected(case: &Case) -> String {
         }
         Op::SetWatches | Op::SetWatches2 => "ok events=[\"NodeDeleted R/p/n\"]".into(),
         Op::SetWatchesStale => "ok events=[\"NodeDataChanged R/p/n\"]".into(),
+        Op::ChildEvent => "ok events=[\"NodeChildrenChanged R/p\"]".into(),
+        Op::CreatedEvent => "ok events=[\"NodeCreated R/p/n\"]".into(),
+        Op::ExistsWatchCreated => "NoNode events=[\"NodeCreated R/p/n\"]".into(),
         Op::Reconfig => "ReconfigDisabled".into(),
         Op::WhoAmI => match case.actor.credentials() {
             None => "whoami=[\"ip:127.0.0.1\"]".into(),
@@ -795,9 +864,13 @@ fn refused(op: Op) -> String {
         // The watch was registered (nothing is checked then); its event is
         // not delivered.
         Op::ExistsWatch => "stat events=[]".into(),
-        Op::AddWatchPersistent | Op::AddWatchRecursive | Op::SetWatches | Op::SetWatches2 => {
-            "ok events=[]".into()
-        }
+        Op::ExistsWatchCreated => "NoNode events=[]".into(),
+        Op::AddWatchPersistent
+        | Op::AddWatchRecursive
+        | Op::SetWatches
+        | Op::SetWatches2
+        | Op::ChildEvent
+        | Op::CreatedEvent => "ok events=[]".into(),
         _ => "NoAuth".into(),
     }
 }
