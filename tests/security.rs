@@ -3,7 +3,7 @@
 //! Apache ZooKeeper 3.8.0 (Debian's `zookeeper` package, with its CVE fixes)
 //! gives: allowed, or ZNOAUTH, checked on the node ZooKeeper checks.
 //!
-//! The same table runs against Warden (2 shards) and against ZooKeeper, and
+//! The same table runs against Warden (2 and 1 shards) and against ZooKeeper, and
 //! must pass on both: the expectations are ZooKeeper's behaviour, not
 //! Warden's. Run: `cargo test --release --test security -- --nocapture`
 //! (prints the operations x schemes table and the counts).
@@ -953,6 +953,7 @@ fn call(client: &mut Client, request: &Request) -> String {
 
 fn extras(port: u16) -> Vec<Check> {
     let mut checks = Vec::new();
+    system_nodes_and_multi(port, &mut checks);
     invalid_acls(port, &mut checks);
     versions_and_order(port, &mut checks);
     failed_auth(port, &mut checks);
@@ -1224,6 +1225,124 @@ fn versions_and_order(port: u16, checks: &mut Vec<Check>) {
     close(bob);
 }
 
+/// System nodes, and multis whose later ops are checked against the ACLs
+/// their earlier ops created.
+fn system_nodes_and_multi(port: u16, checks: &mut Vec<Check>) {
+    let mut bob = session(port, Actor::Bob);
+    let mine = vec![acl_entry(31, "digest", &digest(ALICE.0, ALICE.1))];
+    let mut check = |what: &str, want: &str, got: String| {
+        checks.push((what.to_string(), want.to_string(), got));
+    };
+    for (path, want) in [
+        ("/", "acl=[world:anyone=31]"),
+        ("/zookeeper", "acl=[world:anyone=31]"),
+        ("/zookeeper/quota", "acl=[world:anyone=31]"),
+        ("/zookeeper/config", "acl=[world:anyone=1]"),
+    ] {
+        let got = call(&mut bob, &Request::GetAcl(path.into()));
+        check(&format!("getACL {path}"), want, got);
+    }
+    let config = "/zookeeper/config";
+    let got = call(&mut bob, &Request::SetData(set_data(config, -1)));
+    check("setData /zookeeper/config", "NoAuth", got);
+    let got = call(
+        &mut bob,
+        &create_as(
+            OpCode::Create,
+            &format!("{config}/x"),
+            Acl::open_unsafe(),
+            0,
+            None,
+        ),
+    );
+    check("create under /zookeeper/config", "NoAuth", got);
+    let got = call(&mut bob, &delete(config, -1));
+    check("delete /zookeeper/config", "BadArguments", got);
+    let got = call(&mut bob, &set_acl(config, Acl::open_unsafe(), -1));
+    check("setACL /zookeeper/config", "NoAuth", got);
+    let got = call(&mut bob, &Request::GetData(path_watch(config, false)));
+    check("getData /zookeeper/config", "data=", got);
+    let _ = call(
+        &mut bob,
+        &create_as(OpCode::Create, "/mx", Acl::open_unsafe(), 0, None),
+    );
+    let multi = |ops: Vec<Request>| {
+        Request::Multi(
+            ops.into_iter()
+                .map(|r| match r {
+                    Request::Create(c, r) => MultiOp::Create(c, r),
+                    Request::SetData(r) => MultiOp::SetData(r),
+                    Request::Delete(r) => MultiOp::Delete(r),
+                    _ => unreachable!(),
+                })
+                .collect(),
+        )
+    };
+    let got = call(
+        &mut bob,
+        &multi(vec![
+            create_as(OpCode::Create, "/mx/a", mine.clone(), 0, None),
+            Request::SetData(set_data("/mx/a", -1)),
+        ]),
+    );
+    check(
+        "multi: create alice-only, then setData it",
+        "multi[Ok,NoAuth]",
+        got,
+    );
+    let got = call(&mut bob, &Request::Exists(path_watch("/mx/a", false)));
+    check("multi: refused op rolls back the create", "NoNode", got);
+    let got = call(
+        &mut bob,
+        &multi(vec![
+            create_as(OpCode::Create, "/mx/b", mine.clone(), 0, None),
+            create_as(OpCode::Create, "/mx/b/c", Acl::open_unsafe(), 0, None),
+        ]),
+    );
+    check(
+        "multi: create alice-only, then a child of it",
+        "multi[Ok,NoAuth]",
+        got,
+    );
+    let got = call(
+        &mut bob,
+        &multi(vec![
+            create_as(OpCode::Create, "/mx/d", Acl::open_unsafe(), 0, None),
+            delete("/mx/d", -1),
+        ]),
+    );
+    check(
+        "multi: create open, then delete it",
+        "multi[created /mx/d,deleted]",
+        got,
+    );
+    let got = call(
+        &mut bob,
+        &multi(vec![
+            create_as(OpCode::Create, "/mx/e", Acl::open_unsafe(), 0, None),
+            create_as(
+                OpCode::Create,
+                "/mx/f",
+                vec![acl_entry(31, "auth", "")],
+                0,
+                None,
+            ),
+        ]),
+    );
+    check(
+        "multi: auth ACL as bob",
+        "multi[created /mx/e,created /mx/f]",
+        got,
+    );
+    let got = call(&mut bob, &Request::GetAcl("/mx/f".into()));
+    let want = format!(
+        "acl={}",
+        show_acl(&[acl_entry(31, "digest", &digest(BOB.0, BOB.1))])
+    );
+    check("multi: auth ACL expands to bob", &want, got);
+    close(bob);
+}
+
 /// A failed addauth: the reply says AuthFailed, then the server closes.
 fn failed_auth(port: u16, checks: &mut Vec<Check>) {
     let tries: [(&str, &[u8], &str); 5] = [
@@ -1297,6 +1416,12 @@ fn check_all(server: &str, port: u16) {
 fn security_matrix_warden() {
     let server = Server::start(2, "forceSync=no");
     check_all("warden (2 shards)", server.port);
+}
+
+#[test]
+fn security_matrix_warden_one_shard() {
+    let server = Server::start(1, "forceSync=no");
+    check_all("warden (1 shard)", server.port);
 }
 
 #[test]
