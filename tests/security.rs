@@ -1429,3 +1429,28 @@ fn security_matrix_zookeeper() {
     let zk = zookeeper::ZooKeeper::start(60_000);
     check_all("zookeeper 3.8", zk.port);
 }
+
+/// An IPv4 client of a dual-stack (`::`) listener is `ip:127.0.0.1`, as
+/// Java shows it to ZooKeeper, so `ip:` ACLs match it (Warden used to see
+/// `::ffff:127.0.0.1` and refuse). Checked by hand against ZooKeeper 3.8.0
+/// with `clientPortAddress=::` (whoami: `ip: 127.0.0.1`).
+#[test]
+fn ipv4_client_of_a_dual_stack_listener() {
+    if std::net::TcpListener::bind("[::]:0").is_err() {
+        println!("SKIPPED: this machine cannot bind an IPv6 socket");
+        return;
+    }
+    let server = Server::start(1, "clientPortAddress=::\nforceSync=no");
+    let mut client = session(server.port, Actor::Anonymous);
+    let whoami = call(&mut client, &Request::WhoAmI);
+    assert_eq!(whoami, "whoami=[\"ip:127.0.0.1\"]");
+    let only_me = vec![acl_entry(perms::ALL, "ip", "127.0.0.0/8")];
+    let created = call(
+        &mut client,
+        &create_as(OpCode::Create, "/v4", only_me, 0, None),
+    );
+    assert_eq!(created, "created /v4");
+    let read = call(&mut client, &Request::GetData(path_watch("/v4", false)));
+    assert_eq!(read, "data=d");
+    close(client);
+}

@@ -11,6 +11,21 @@ use crate::tree::path::java_hash;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+/// The `ip` id of a client at `addr`, as ZooKeeper's IPAuthenticationProvider
+/// gets it from Java's `InetAddress.getHostAddress()`: an IPv4 client that
+/// reached a dual-stack (`::`) listener is plain IPv4 (Java never shows
+/// v4-mapped addresses), so `ip:` ACLs match it; IPv6 is eight hex groups,
+/// uncompressed (`0:0:0:0:0:0:0:1`). A scope id is not shown.
+pub fn ip_id(addr: std::net::IpAddr) -> String {
+    match addr.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let groups: Vec<String> = v6.segments().iter().map(|g| format!("{g:x}")).collect();
+            groups.join(":")
+        }
+    }
+}
+
 /// `user:base64(sha1("user:password"))`.
 pub fn digest_id(user: &str, password: &str) -> String {
     digest_of(&format!("{user}:{password}"))
@@ -102,6 +117,15 @@ mod tests {
             digest_id("super", "test"),
             "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
         );
+    }
+
+    #[test]
+    fn ip_ids_as_java_shows_addresses() {
+        let ip = |s: &str| ip_id(s.parse().unwrap());
+        assert_eq!(ip("127.0.0.1"), "127.0.0.1");
+        assert_eq!(ip("::ffff:10.1.2.3"), "10.1.2.3");
+        assert_eq!(ip("::1"), "0:0:0:0:0:0:0:1");
+        assert_eq!(ip("fe80::a:bc0d"), "fe80:0:0:0:0:0:a:bc0d");
     }
 
     #[test]

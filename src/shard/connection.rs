@@ -113,7 +113,7 @@ impl Connection {
             writer_wake_rx: RefCell::new(Some(writer_wake_rx)),
             handshake: RefCell::new(None),
             pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
-            auth: RefCell::new(Arc::from(vec![Id::new("ip", &peer.ip().to_string())])),
+            auth: RefCell::new(Arc::from(vec![Id::new("ip", &auth::ip_id(peer.ip()))])),
             counters: RefCell::new(Arc::default()),
         })
     }
@@ -296,7 +296,7 @@ impl Connection {
         match request {
             Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             Request::Auth(packet) => {
-                let peer_ip = self.peer.ip().to_string();
+                let peer_ip = auth::ip_id(self.peer.ip());
                 let result = auth::authenticate(&packet, &peer_ip).map(|id| self.add_identity(id));
                 let failed = result.is_err();
                 // ZooKeeper answers auth packets outside its request pipeline
