@@ -1046,6 +1046,38 @@ fn invalid_acls(port: u16, checks: &mut Vec<Check>) {
             "ok",
         ),
         ("ip /0", vec![acl_entry(31, "ip", "0.0.0.0/0")], "ok"),
+        // Java's Integer.parseInt takes a sign and leading zeros.
+        (
+            "ip with + signs",
+            vec![acl_entry(31, "ip", "+127.0.0.1/+8")],
+            "ok",
+        ),
+        (
+            "ip leading zeros",
+            vec![acl_entry(31, "ip", "127.000.0.001/08")],
+            "ok",
+        ),
+        (
+            "ip trailing dot",
+            vec![acl_entry(31, "ip", "127.0.0.1.")],
+            "InvalidAcl",
+        ),
+        (
+            "ip trailing space",
+            vec![acl_entry(31, "ip", "127.0.0.1 ")],
+            "InvalidAcl",
+        ),
+        (
+            "ip two masks",
+            vec![acl_entry(31, "ip", "1.2.3.4/8/8")],
+            "InvalidAcl",
+        ),
+        ("ipv6", vec![acl_entry(31, "ip", "::1")], "InvalidAcl"),
+        (
+            "World capitalised",
+            vec![acl_entry(31, "World", "anyone")],
+            "InvalidAcl",
+        ),
     ];
     for (i, (what, acl, want)) in bad.into_iter().enumerate() {
         let path = format!("/inv/n{i}");
@@ -1116,6 +1148,37 @@ fn invalid_acls(port: u16, checks: &mut Vec<Check>) {
         show_acl(&[acl_entry(31, "digest", &digest(ALICE.0, ALICE.1))])
     );
     checks.push(("auth: expands to the creator's digest".into(), want, got));
+    // Duplicates go before auth: is expanded, not after.
+    let twice = vec![
+        acl_entry(31, "auth", ""),
+        acl_entry(31, "digest", &digest(ALICE.0, ALICE.1)),
+        acl_entry(1, "world", "anyone"),
+        acl_entry(1, "world", "anyone"),
+    ];
+    let _ = call(
+        &mut alice,
+        &create_as(OpCode::Create, "/inv/dup", twice, 0, None),
+    );
+    let got = call(&mut alice, &Request::GetAcl("/inv/dup".into()));
+    let alice_all = acl_entry(31, "digest", &digest(ALICE.0, ALICE.1));
+    let world_read = acl_entry(1, "world", "anyone");
+    let want = format!(
+        "acl={}",
+        show_acl(&[alice_all.clone(), alice_all, world_read])
+    );
+    checks.push(("auth: expansion may duplicate an entry".into(), want, got));
+    // A `+127.0.0.1/+8` entry matches 127.0.0.1.
+    let plus = vec![acl_entry(1, "ip", "+127.0.0.1/+8")];
+    let _ = call(
+        &mut alice,
+        &create_as(OpCode::Create, "/inv/plus", plus, 0, None),
+    );
+    let got = call(&mut anon, &Request::GetData(path_watch("/inv/plus", false)));
+    checks.push((
+        "ip +127.0.0.1/+8 matches 127.0.0.1".into(),
+        "data=d".into(),
+        got,
+    ));
     // perms 0: nobody may do anything, even the creator.
     let got = call(&mut alice, &Request::GetData(path_watch("/inv/n15", false)));
     checks.push(("getData on perms 0".into(), "NoAuth".into(), got));
