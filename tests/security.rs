@@ -37,7 +37,7 @@ mod zookeeper;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use support::{acl_entry, auth, create_as, delete, digest, set_acl, Client, Server};
+use support::{acl_entry, auth, create_as, delete, digest, set_acl, show_acl, Client, Server};
 use warden::proto::requests::{
     AddWatchRequest, CheckVersionRequest, MultiOp, PathWatchRequest, ReconfigRequest, Request,
     SetDataRequest, WatchesRequest,
@@ -446,14 +446,6 @@ fn rel(root: &str, path: &str) -> String {
         }
         _ => p,
     }
-}
-
-fn show_acl(acl: &[Acl]) -> String {
-    let parts: Vec<String> = acl
-        .iter()
-        .map(|a| format!("{}:{}={}", a.id.scheme, a.id.id, a.perms))
-        .collect();
-    format!("[{}]", parts.join(","))
 }
 
 fn show_multi(root: &str, results: &[MultiResult]) -> String {

@@ -19,7 +19,7 @@
 //! the op's own reply. The barrier also means every op sees all earlier ops.
 
 use super::gen::{AclChoice, CreateSpec, MultiOp, Op, ReadKind, ReadOp, SLOTS};
-use crate::support::{digest, Client, Frame};
+use crate::support::{digest, show_acl, Client, Frame};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -481,14 +481,6 @@ fn show(data: &NodeData) -> String {
         return "null".to_string();
     }
     format!("{:?}", String::from_utf8_lossy(data.as_slice()))
-}
-
-fn show_acl(acl: &[Acl]) -> String {
-    let parts: Vec<String> = acl
-        .iter()
-        .map(|a| format!("{}:{}={}", a.id.scheme, a.id.id, a.perms))
-        .collect();
-    format!("[{}]", parts.join(","))
 }
 
 fn acl(choice: AclChoice) -> Vec<Acl> {

@@ -74,6 +74,15 @@ pub fn acl_entry(perms: i32, scheme: &str, id: &str) -> warden::proto::types::Ac
     }
 }
 
+/// An ACL as `[scheme:id=perms,...]`, for transcripts and messages.
+pub fn show_acl(acl: &[warden::proto::types::Acl]) -> String {
+    let parts: Vec<String> = acl
+        .iter()
+        .map(|a| format!("{}:{}={}", a.id.scheme, a.id.id, a.perms))
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
 /// A create under any of the four create opcodes, with an explicit ACL;
 /// `ttl` is sent only with createTTL.
 pub fn create_as(
