@@ -40,7 +40,7 @@ use std::fmt::Write as _;
 use support::{acl_entry, auth, create_as, delete, digest, set_acl, show_acl, Client, Server};
 use warden::proto::requests::{
     AddWatchRequest, CheckVersionRequest, MultiOp, PathWatchRequest, ReconfigRequest, Request,
-    SetDataRequest, WatchesRequest,
+    SetDataRequest, SetWatchesRequest, WatchesRequest,
 };
 use warden::proto::responses::{MultiResult, ReplyHeader, Response};
 use warden::proto::types::{perms, Acl, ErrorCode, NodeData, OpCode};
@@ -171,7 +171,8 @@ enum Op {
     SetWatches,
     /// setWatches2 persistent watch on n at the current zxid, owner deletes n.
     SetWatches2,
-    /// setWatches data watch on n from zxid 0: fires at once.
+    /// setWatches data, exist and child watches on n from zxid 0: all fire
+    /// at once, and ZooKeeper checks no ACL for those events.
     SetWatchesStale,
     /// addWatch persistent on p, then the owner creates a child of p:
     /// NodeChildrenChanged is checked against p's ACL.
@@ -755,7 +756,13 @@ fn request(actor: &mut Client, op: Op, tree: &Tree) -> Request {
             let data: &[&str] = if v2 { &[] } else { &[&n] };
             support::set_watches(v2, h.zxid, data, persistent)
         }
-        Op::SetWatchesStale => support::set_watches(false, 0, &[&n], &[]),
+        Op::SetWatchesStale => Request::SetWatches(SetWatchesRequest {
+            relative_zxid: 0,
+            data_watches: vec![n.clone()],
+            exist_watches: vec![n.clone()],
+            child_watches: vec![n],
+            ..Default::default()
+        }),
         Op::ChildEvent => Request::AddWatch(AddWatchRequest {
             path: tree.p.clone(),
             mode: 0,
@@ -833,7 +840,11 @@ fn expected(case: &Case) -> String {
             "ok events=[\"NodeDeleted R/p/n\"]".into()
         }
         Op::SetWatches | Op::SetWatches2 => "ok events=[\"NodeDeleted R/p/n\"]".into(),
-        Op::SetWatchesStale => "ok events=[\"NodeDataChanged R/p/n\"]".into(),
+        Op::SetWatchesStale => concat!(
+            "ok events=[\"NodeDataChanged R/p/n\", \"NodeCreated R/p/n\", ",
+            "\"NodeChildrenChanged R/p/n\"]"
+        )
+        .into(),
         Op::ChildEvent => "ok events=[\"NodeChildrenChanged R/p\"]".into(),
         Op::CreatedEvent => "ok events=[\"NodeCreated R/p/n\"]".into(),
         Op::ExistsWatchCreated => "NoNode events=[\"NodeCreated R/p/n\"]".into(),
