@@ -80,6 +80,13 @@ const REGRESSIONS: &[(u64, usize, &str)] = &[
     (26, 82, "multi: create2 answers like create (#81)"),
 ];
 
+/// Both servers enforce quotas and know the super user `super:test`
+/// (ZooKeeper takes these zoo.cfg keys as `zookeeper.<key>` properties).
+const QUOTA_AND_SUPER: [&str; 2] = [
+    "enforceQuota=true",
+    "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
+];
+
 /// Container / TTL sweep interval for both servers: longer than any run.
 const NO_SWEEP_MS: u64 = 86_400_000;
 
@@ -273,12 +280,15 @@ fn warden_matches_zookeeper() {
     let regressions = cases.len();
     cases.extend(seeds.iter().map(|&seed| Case {
         seed,
-        ops: gen::generate(seed, ops),
+        ops: gen::generate_with_quotas(seed, ops),
         root: format!("/d{seed}"),
     }));
 
-    let zk = zookeeper::ZooKeeper::start(NO_SWEEP_MS);
-    let extra = format!("tickTime=2000\nznode.container.checkIntervalMs={NO_SWEEP_MS}");
+    let zk = zookeeper::ZooKeeper::start_with(NO_SWEEP_MS, &QUOTA_AND_SUPER.join("\n"));
+    let extra = format!(
+        "tickTime=2000\nznode.container.checkIntervalMs={NO_SWEEP_MS}\n{}",
+        QUOTA_AND_SUPER.join("\n")
+    );
     let w2 = Server::start(2, &extra);
     let w1 = Server::start(1, &extra);
     let targets = [

@@ -1,7 +1,8 @@
 //! Crash tests on the real binary: clients write and record every
 //! acknowledged result while the server is killed with SIGKILL at random
 //! moments; after each restart every acknowledged write is there, nothing
-//! that was never written appears, and sessions survive.
+//! that was never written appears, the served tree equals an independent
+//! replay of the log on disk, and sessions survive.
 //!
 //! `WARDEN_CRASH_KILLS` sets the number of kills (default 50).
 
@@ -9,88 +10,19 @@ mod support;
 
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{create, get, set, Client, Server};
+use support::disk::{apply_all, compare_served, on_disk_tree, served_matches_replay};
+use support::ledger::{verify, writer, Ledger, Writes};
+use support::{Client, Server};
 use warden::proto::requests::*;
 use warden::proto::responses::Response;
 use warden::proto::types::{Acl, OpCode};
+use warden::txn::Txn;
 
 /// Small files and frequent snapshots, so kills land in every phase: mid
 /// append, mid roll to a new file, mid snapshot.
 const STORAGE: &str = "preAllocSize=256\nsnapCount=200\n";
-
-/// Per path: the last acknowledged value, and the value of a write that was
-/// sent but not answered when the server died (it may or may not be there).
-#[derive(Default, Clone, Debug)]
-struct PathState {
-    acked: Option<String>,
-    in_flight: Option<String>,
-}
-
-type Ledger = Arc<Mutex<BTreeMap<String, PathState>>>;
-
-/// One client writing its own paths until the connection dies.
-fn writer(port: u16, id: usize, round: usize, ledger: Ledger) {
-    let Some(mut client) = Client::try_connect(port) else {
-        return;
-    };
-    let mut rng = rand::rngs::StdRng::seed_from_u64((round * 100 + id) as u64);
-    for n in 0.. {
-        let path = format!("/w{id}-{}", rng.gen_range(0..20));
-        let value = format!("r{round}-n{n}");
-        let existed = ledger
-            .lock()
-            .unwrap()
-            .get(&path)
-            .is_some_and(|s| s.acked.is_some());
-        ledger
-            .lock()
-            .unwrap()
-            .entry(path.clone())
-            .or_default()
-            .in_flight = Some(value.clone());
-        let request = if existed {
-            set(&path, value.as_bytes())
-        } else {
-            create(&path, value.as_bytes(), 0)
-        };
-        let Some((header, _)) = client.try_call(&request) else {
-            return;
-        };
-        let mut ledger = ledger.lock().unwrap();
-        let state = ledger.get_mut(&path).unwrap();
-        state.in_flight = None;
-        if header.err == 0 {
-            state.acked = Some(value);
-        }
-    }
-}
-
-fn verify(port: u16, ledger: &Ledger) -> usize {
-    let mut client = Client::connect(port);
-    let mut ledger = ledger.lock().unwrap();
-    for (path, state) in ledger.iter_mut() {
-        let (header, response) = client.call(&get(path, false));
-        let found = match response {
-            Response::GetData(data, _) if header.err == 0 => {
-                Some(String::from_utf8(data.as_slice().to_vec()).unwrap())
-            }
-            _ => None,
-        };
-        let allowed = found == state.acked || (found.is_some() && found == state.in_flight);
-        assert!(
-            allowed,
-            "{path}: found {found:?}, acknowledged {:?}, in flight {:?}",
-            state.acked, state.in_flight
-        );
-        // What is there now is the acknowledged state from here on.
-        state.acked = found;
-        state.in_flight = None;
-    }
-    ledger.len()
-}
 
 #[test]
 fn no_acknowledged_write_is_lost_across_sigkills() {
@@ -103,13 +35,17 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let started = Instant::now();
     for round in 0..kills {
+        let (expected, _) =
+            on_disk_tree(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
         let server = Server::start_in(dir.path(), 2, STORAGE);
+        let nodes = served_matches_replay(server.port, &expected);
         let checked = verify(server.port, &ledger);
         let writers: Vec<_> = (0..4)
             .map(|id| {
                 let ledger = ledger.clone();
                 let port = server.port;
-                std::thread::spawn(move || writer(port, id, round, ledger))
+                let writes = Writes { id, round, pad: 0 };
+                std::thread::spawn(move || writer(port, writes, ledger))
             })
             .collect();
         std::thread::sleep(Duration::from_millis(rng.gen_range(20..250)));
@@ -117,14 +53,40 @@ fn no_acknowledged_write_is_lost_across_sigkills() {
         for w in writers {
             w.join().unwrap();
         }
-        eprintln!("round {round}: {checked} paths verified");
+        eprintln!("round {round}: {checked} paths verified, {nodes} nodes equal the replay");
     }
+    let (expected, records) = on_disk_tree(dir.path()).unwrap();
     let server = Server::start_in(dir.path(), 1, STORAGE);
+    let nodes = served_matches_replay(server.port, &expected);
     let paths = verify(server.port, &ledger);
     assert!(paths > 0);
+    the_comparison_sees_a_dropped_record(server.port, &records);
     eprintln!(
-        "{kills} kills, {paths} paths, 0 lost acknowledged writes, {:?}",
+        "{kills} kills, {paths} paths, {} records, {nodes} nodes equal the replay, 0 lost acknowledged writes, {:?}",
+        records.len(),
         started.elapsed()
+    );
+}
+
+/// The oracle itself: a replay missing one setData differs from what the
+/// server serves.
+fn the_comparison_sees_a_dropped_record(port: u16, records: &[warden::txn::TxnRecord]) {
+    let dropped = records
+        .iter()
+        .rposition(|r| matches!(r.txn, Txn::SetData { .. }))
+        .expect("the writers set data");
+    let without = apply_all(
+        records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != dropped)
+            .map(|(_, r)| r),
+    );
+    let mut client = Client::connect(port);
+    assert!(
+        compare_served(&mut client, &without).is_err(),
+        "a replay without zxid {:#x} still matched",
+        records[dropped].header.zxid
     );
 }
 
@@ -159,4 +121,36 @@ fn sessions_and_their_ephemerals_survive_a_restart() {
         panic!("{response:?}")
     };
     assert_eq!(stat.ephemeral_owner, session);
+}
+
+fn snapshot_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("version-2"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("snapshot.") && !n.ends_with(".tmp"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// 100 setData of 1 KB; returns how many snapshots the server then has.
+fn snapshots_after_100_kb(extra: &str) -> usize {
+    let server = Server::start(1, extra);
+    let mut client = Client::connect(server.port);
+    assert_eq!(client.call(&support::create("/s", b"", 0)).0.err, 0);
+    for _ in 0..100 {
+        assert_eq!(client.call(&support::set("/s", &[b's'; 1000])).0.err, 0);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    snapshot_count(&server.dir)
+}
+
+#[test]
+fn snapshots_are_taken_by_logged_bytes_as_well_as_by_count() {
+    // snapCount never fires here; snapSizeLimitInKb=64 fires after 32..64 KiB.
+    let by_size = snapshots_after_100_kb("snapCount=1000000\nsnapSizeLimitInKb=64\n");
+    assert!(by_size >= 1, "no snapshot after 100 KB of txns");
+    let without = snapshots_after_100_kb("snapCount=1000000\nsnapSizeLimitInKb=0\n");
+    assert_eq!(without, 0, "snapSizeLimitInKb=0 turns the size trigger off");
 }

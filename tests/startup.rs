@@ -1,12 +1,14 @@
 //! Start-up behaviour of the `warden` binary: configuration errors, a
-//! missing locked-memory allowance, a busy port, and the four-letter-word
-//! whitelist. Each case runs the real binary.
+//! missing locked-memory allowance, a busy port, the four-letter-word
+//! whitelist, the `forceSync=no` warning and a corrupt txn log. Each case
+//! runs the real binary.
 
 mod support;
 
 use std::process::Command;
 use std::time::Duration;
-use support::four_letter;
+use support::{create, four_letter, set, Client, Server};
+use warden_storage::log::frame::{read_frame, Frame, HEADER_LEN};
 
 fn warden() -> Command {
     Command::new(env!("CARGO_BIN_EXE_warden"))
@@ -193,5 +195,75 @@ fn blocked_io_uring_stops_start_up_saying_how_to_fix_it() {
     assert!(
         stderr.contains("seccomp") || stderr.contains("io_uring_disabled"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn force_sync_off_warns_loudly_at_start() {
+    let server = Server::start(1, "forceSync=no\n");
+    let log = server.log();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("forceSync=no")).collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(
+        warnings[0].contains("WARN") && warnings[0].contains("NOT synced"),
+        "{}",
+        warnings[0]
+    );
+    let synced = Server::start(1, "");
+    assert!(!synced.log().contains("NOT synced"), "{}", synced.log());
+}
+
+/// Offsets of the records of a log file.
+fn frame_offsets(bytes: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut pos = HEADER_LEN;
+    while let Frame::Record { next, .. } = read_frame(bytes, pos, 8 << 20) {
+        offsets.push(pos);
+        pos = next;
+    }
+    offsets
+}
+
+#[test]
+fn corruption_before_valid_records_refuses_start_naming_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), 1, "");
+    let mut client = Client::connect(server.port);
+    assert_eq!(client.call(&create("/c", b"0", 0)).0.err, 0);
+    for n in 0..20 {
+        assert_eq!(
+            client
+                .call(&set("/c", format!("value {n}").as_bytes()))
+                .0
+                .err,
+            0
+        );
+    }
+    server.kill();
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join("version-2"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("log."))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let mut bytes = std::fs::read(&logs[0]).unwrap();
+    let offsets = frame_offsets(&bytes);
+    assert!(offsets.len() > 20, "{} records", offsets.len());
+    let victim = offsets[offsets.len() / 2];
+    bytes[victim + 20] ^= 0x10;
+    std::fs::write(&logs[0], &bytes).unwrap();
+    let out = run_to_exit(&dir.path().join("zoo.cfg"));
+    assert!(!out.status.success(), "started on a corrupt log");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let name = logs[0].file_name().unwrap().to_str().unwrap();
+    assert!(
+        stderr.contains(name) && stderr.contains(&format!("offset {victim}")),
+        "names file and offset: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&logs[0]).unwrap(),
+        bytes,
+        "nothing cut from a log it refused"
     );
 }

@@ -40,6 +40,9 @@ struct Draft {
     snap_count: Option<u32>,
     snap_size_limit_kb: Option<u64>,
     prealloc_size_kb: Option<u32>,
+    skip_acl: Option<bool>,
+    enforce_quota: Option<bool>,
+    super_digest: Option<String>,
 }
 
 /// ZooKeeper keys Warden reads and ignores (a warning, not an error).
@@ -64,7 +67,6 @@ const IGNORED_KEYS: &[&str] = &[
     "quorum.cnxn.threads.size",
     "oraclePath",
     "txnLogSizeLimitInKb",
-    "skipACL",
     "maxCnxns",
     "serverCnxnFactory",
     "audit.enable",
@@ -73,7 +75,6 @@ const IGNORED_KEYS: &[&str] = &[
     "maxResponseCacheSize",
     "maxGetChildrenResponseCacheSize",
     "digest.enabled",
-    "enforceQuota",
 ];
 
 /// Prefixes of ZooKeeper key families Warden ignores.
@@ -98,9 +99,15 @@ const SYSPROP_ALIASES: &[&str] = &[
     "globalOutstandingLimit",
     "forceSync",
     "jute.maxbuffer",
+    "skipACL",
+    "enforceQuota",
+    "DigestAuthenticationProvider.superDigest",
 ];
 
-pub(super) fn parse_text(text: &str, origin: &str) -> Result<Loaded, ConfigError> {
+/// Parses `zoo.cfg` text on top of the system properties given as
+/// `-Dzookeeper.<key>=<value>` in `jvm_flags` (zoo.cfg wins, as ZooKeeper
+/// sets its keys as system properties after the JVM's own).
+pub(super) fn parse_text(text: &str, origin: &str, jvm_flags: &str) -> Result<Loaded, ConfigError> {
     let entries = properties::parse(text).map_err(|e| ConfigError::Syntax {
         origin: origin.to_string(),
         line: e.line,
@@ -108,6 +115,16 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Loaded, ConfigError
     })?;
     let mut draft = Draft::default();
     let mut warnings = Vec::new();
+    for e in system_properties(jvm_flags) {
+        apply(
+            &mut draft,
+            canonical_key(&e.key),
+            &e.value,
+            &mut warnings,
+            &e,
+        )
+        .map_err(|r| invalid(JVM_FLAGS_ORIGIN, &e, r))?;
+    }
     let mut seen: HashMap<String, usize> = HashMap::new();
     for e in &entries {
         let key = canonical_key(&e.key);
@@ -121,6 +138,28 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Loaded, ConfigError
     }
     let config = finish(draft, origin)?;
     Ok(Loaded { config, warnings })
+}
+
+/// How messages name the environment's JVM flags.
+pub const JVM_FLAGS_ORIGIN: &str = "$SERVER_JVMFLAGS/$JVMFLAGS";
+
+/// The `-Dzookeeper.<key>=<value>` flags naming a key ZooKeeper reads as a
+/// system property; other flags are not Warden's business.
+fn system_properties(jvm_flags: &str) -> Vec<Entry> {
+    jvm_flags
+        .split_whitespace()
+        .filter_map(|t| t.strip_prefix("-D"))
+        .filter_map(|t| t.split_once('='))
+        .filter(|(k, _)| {
+            k.strip_prefix("zookeeper.")
+                .is_some_and(|k| SYSPROP_ALIASES.contains(&k))
+        })
+        .map(|(k, v)| Entry {
+            line: 0,
+            key: k.to_string(),
+            value: v.to_string(),
+        })
+        .collect()
 }
 
 /// `zookeeper.forceSync` -> `forceSync` for the system-property keys.
@@ -183,6 +222,9 @@ fn apply(
         "warden.maxWatchesPerSession" => d.max_watches_per_session = Some(int(v, 1, 100_000_000)?),
         "globalOutstandingLimit" => d.global_outstanding_limit = Some(int(v, 1, 1_000_000)?),
         "forceSync" => d.force_sync = Some(yes_no(v)?),
+        "skipACL" => d.skip_acl = Some(yes_no_strict(v)?),
+        "enforceQuota" => d.enforce_quota = Some(boolean(v)?),
+        "DigestAuthenticationProvider.superDigest" => d.super_digest = Some(super_digest(v)?),
         "snapCount" => d.snap_count = Some(int(v, 2, i32::MAX as i64)?),
         "snapSizeLimitInKb" => d.snap_size_limit_kb = Some(int(v, 0, i64::MAX / 1024)?),
         "preAllocSize" => d.prealloc_size_kb = Some(int(v, 64, 16 * 1024 * 1024)?),
@@ -233,6 +275,27 @@ fn yes_no(v: &str) -> Result<bool, String> {
         "yes" | "true" => Ok(true),
         "no" | "false" => Ok(false),
         _ => Err("expected yes or no".into()),
+    }
+}
+
+/// `skipACL`: ZooKeeper skips only for exactly `yes`, so `true` is refused
+/// rather than read differently.
+fn yes_no_strict(v: &str) -> Result<bool, String> {
+    match v {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("expected yes or no".into()),
+    }
+}
+
+/// `user:base64(sha1(user:password))`, as `DigestAuthenticationProvider` prints it.
+fn super_digest(v: &str) -> Result<String, String> {
+    match v.split_once(':') {
+        Some((user, hash)) if !user.is_empty() && !hash.is_empty() => Ok(v.to_string()),
+        _ => Err(
+            "expected user:base64(sha1(user:password)), e.g. super:D/InIHSb7yEEbrWz8b9l71RjZJU="
+                .into(),
+        ),
     }
 }
 
@@ -379,6 +442,9 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
             .global_outstanding_limit
             .unwrap_or(DEFAULT_GLOBAL_OUTSTANDING_LIMIT),
         force_sync: d.force_sync.unwrap_or(true),
+        skip_acl: d.skip_acl.unwrap_or(false),
+        enforce_quota: d.enforce_quota.unwrap_or(false),
+        super_digest: d.super_digest,
     })
 }
 

@@ -120,6 +120,16 @@ pub struct Config {
     pub snap_size_limit_bytes: u64,
     /// `preAllocSize`, in bytes: size of each txn log file.
     pub prealloc_size_bytes: u64,
+    /// `skipACL=yes` (system property `zookeeper.skipACL`): no ACL check
+    /// anywhere, as if every client were the super user.
+    pub skip_acl: bool,
+    /// `enforceQuota` (`zookeeper.enforceQuota`): writes over a hard quota
+    /// fail with QuotaExceeded.
+    pub enforce_quota: bool,
+    /// `DigestAuthenticationProvider.superDigest`
+    /// (`zookeeper.DigestAuthenticationProvider.superDigest`): the digest id
+    /// whose `addauth digest` makes a connection the super user.
+    pub super_digest: Option<String>,
 }
 
 /// A key that was accepted but did not (fully) take effect.
@@ -190,19 +200,31 @@ impl Config {
         }
     }
 
-    /// Reads and parses a `zoo.cfg` file (and `myid` if it is a cluster).
+    /// Reads and parses a `zoo.cfg` file (and `myid` if it is a cluster),
+    /// over the `-Dzookeeper.*` system properties in `$SERVER_JVMFLAGS` and
+    /// `$JVMFLAGS` (zkServer.sh passes both to ZooKeeper).
     pub fn from_file(path: &Path) -> Result<Loaded, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        Self::parse_with_jvm_flags(&text, &path.display().to_string(), &env_jvm_flags())
     }
 
     /// Parses `zoo.cfg` text; `origin` names it in messages. Reads
     /// `dataDir/myid` when the text has `server.N` lines.
     pub fn parse(text: &str, origin: &str) -> Result<Loaded, ConfigError> {
-        let mut loaded = keys::parse_text(text, origin)?;
+        Self::parse_with_jvm_flags(text, origin, "")
+    }
+
+    /// As [`Config::parse`], over the system properties set by `jvm_flags`
+    /// (`-Dzookeeper.skipACL=yes ...`); zoo.cfg keys win.
+    pub fn parse_with_jvm_flags(
+        text: &str,
+        origin: &str,
+        jvm_flags: &str,
+    ) -> Result<Loaded, ConfigError> {
+        let mut loaded = keys::parse_text(text, origin, jvm_flags)?;
         if !loaded.config.servers.is_empty() {
             let id = read_myid(&loaded.config.data_dir)?;
             keys::apply_my_id(&mut loaded.config, id, origin)?;
@@ -231,6 +253,12 @@ impl Config {
         let host = self.client_port_address.as_deref().unwrap_or("0.0.0.0");
         (host, self.client_port)
     }
+}
+
+/// `$SERVER_JVMFLAGS $JVMFLAGS`, in zkEnv.sh's order (a later flag wins).
+fn env_jvm_flags() -> String {
+    let var = |k| std::env::var(k).unwrap_or_default();
+    format!("{} {}", var("SERVER_JVMFLAGS"), var("JVMFLAGS"))
 }
 
 /// The number of online CPUs (`shards` default); at least 1.

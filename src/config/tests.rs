@@ -204,7 +204,7 @@ fn sample_files_parse() {
         let text =
             std::fs::read_to_string(format!("{}/conf/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let entries = properties::parse(&text).unwrap();
-        let l = keys::parse_text(&text, f).unwrap();
+        let l = keys::parse_text(&text, f, "").unwrap();
         assert!(l.warnings.is_empty(), "{f}: {:?}", l.warnings);
         assert!(!entries.is_empty());
         assert!(l.config.servers.len() >= 3, "{f}");
@@ -494,4 +494,52 @@ fn cluster_requires_limits() {
     );
     let text = format!("{text}initLimit=5\n");
     assert!(err(&text).contains("syncLimit is not set"));
+}
+
+#[test]
+fn acl_and_quota_switches() {
+    let c = cfg("");
+    assert!(!c.skip_acl);
+    assert!(!c.enforce_quota);
+    assert_eq!(c.super_digest, None);
+    let c = cfg("skipACL=yes\nenforceQuota=TRUE\nDigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n");
+    assert!(c.skip_acl);
+    assert!(c.enforce_quota);
+    assert_eq!(
+        c.super_digest.as_deref(),
+        Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
+    );
+    // The system-property spelling is accepted too.
+    assert!(cfg("zookeeper.skipACL=yes\n").skip_acl);
+    assert!(!cfg("skipACL=no\n").skip_acl);
+    // ZooKeeper skips only for "yes": other values are refused, not misread.
+    assert!(err_extra("skipACL=true\n").contains("skipACL"));
+    assert!(err_extra("enforceQuota=maybe\n").contains("enforceQuota"));
+    assert!(
+        err_extra("DigestAuthenticationProvider.superDigest=nocolon\n").contains("superDigest")
+    );
+}
+
+#[test]
+fn jvm_flags_set_system_properties_and_zoo_cfg_wins() {
+    let flags = "-Xmx1g -Dzookeeper.enforceQuota=true -Dzookeeper.skipACL=yes \
+                 -Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= -Dfoo=bar";
+    let c = Config::parse_with_jvm_flags(BASE, "t.cfg", flags)
+        .unwrap()
+        .config;
+    assert!(c.enforce_quota);
+    assert!(c.skip_acl);
+    assert_eq!(c.super_digest.as_deref(), Some("super:abc="));
+    let text = format!("{BASE}skipACL=no\n");
+    let c = Config::parse_with_jvm_flags(&text, "t.cfg", flags)
+        .unwrap()
+        .config;
+    assert!(!c.skip_acl, "zoo.cfg is applied after the JVM's properties");
+    // Keys ZooKeeper reads only from zoo.cfg are not taken from flags.
+    let c = Config::parse_with_jvm_flags(BASE, "t.cfg", "-Dzookeeper.tickTime=5")
+        .unwrap()
+        .config;
+    assert_eq!(c.tick_time_ms, 3000);
+    let e = Config::parse_with_jvm_flags(BASE, "t.cfg", "-Dzookeeper.skipACL=on").unwrap_err();
+    assert!(e.to_string().contains("JVMFLAGS"), "{e}");
 }

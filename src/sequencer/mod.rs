@@ -7,4 +7,5 @@
 pub mod core;
 pub mod outcome;
 pub mod prep;
+pub mod rate_log;
 pub mod runtime;

@@ -10,6 +10,7 @@
 //! multi is all-or-nothing, each op validated against the effects of the
 //! ones before it; client input never panics.
 
+use super::rate_log::RateLog;
 use crate::proto::requests::{
     CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetAclRequest,
     SetDataRequest,
@@ -18,8 +19,10 @@ use crate::proto::responses::{MultiResult, Response};
 use crate::proto::types::{perms, CreateMode, ErrorCode, Id, OpCode};
 use crate::tree::acl::{check_acl, fixup_acl};
 use crate::tree::path::{split_last, validate_path};
+use crate::tree::quota;
 use crate::tree::{Change, NodeKind, Outcome, Tree, MAX_TTL};
 use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
+use std::sync::Arc;
 
 /// Server settings that change how writes are validated.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +34,11 @@ pub struct PrepContext {
     /// Schemes of configured extra auth providers (`zookeeper.authProvider.*`),
     /// e.g. "sasl", "x509": ACLs naming them are accepted at create/setACL.
     pub extra_auth_schemes: Vec<String>,
+    /// `zookeeper.enforceQuota`: a create or setData over a hard quota
+    /// limit fails with QuotaExceeded (limits are logged either way).
+    pub enforce_quota: bool,
+    /// Where "Quota exceeded" lines go, at most one per message per 100 ms.
+    pub quota_log: Arc<RateLog>,
 }
 
 /// The outcome of one write.
@@ -91,7 +99,7 @@ pub fn execute_as(
         Request::Reconfig(_) => return failed(tree, header, ErrorCode::ReconfigDisabled),
         _ => return failed(tree, header, ErrorCode::Unimplemented),
     };
-    match prep_op(tree, &header, op, ctx, auth) {
+    match prep_op(tree, tree, &header, op, ctx, auth) {
         Ok(txn) => apply_single(tree, header, txn),
         Err(code) => failed(tree, header, code),
     }
@@ -131,6 +139,7 @@ pub fn close_session(tree: &mut Tree, header: TxnHeader) -> Executed {
 /// The deleteContainer the container/TTL sweep issues for `path`.
 pub fn sweep_delete(tree: &mut Tree, header: TxnHeader, path: &str) -> Executed {
     match prep_op(
+        tree,
         tree,
         &header,
         WriteOp::DeleteContainer(path),
@@ -256,7 +265,9 @@ fn execute_multi(
                 continue;
             }
         };
-        let txn = prep_op(&scratch, &header, op, ctx, auth).and_then(|txn| {
+        // ZooKeeper checks quotas against the committed tree, not the
+        // multi's earlier ops.
+        let txn = prep_op(&scratch, tree, &header, op, ctx, auth).and_then(|txn| {
             let rec = TxnRecord { header, txn };
             scratch.apply(&rec).result.map(|_| rec.txn)
         });
@@ -333,23 +344,28 @@ fn parent_for_delete(path: &str) -> Result<&str, ErrorCode> {
     }
 }
 
-/// Validates one write against `tree` and resolves it into a txn.
+/// Validates one write against `tree` and resolves it into a txn; quotas
+/// are checked against `committed`.
 fn prep_op(
     tree: &Tree,
+    committed: &Tree,
     h: &TxnHeader,
     op: WriteOp<'_>,
     ctx: &PrepContext,
     auth: &[Id],
 ) -> Result<Txn, ErrorCode> {
-    let _ = h;
+    let quota = |path: &str, last: Option<usize>, len: usize| {
+        check_quota(committed, h, ctx, path, last, len)
+    };
     match op {
-        WriteOp::Create(code, r) => prep_create(tree, code, r, ctx, auth),
+        WriteOp::Create(code, r) => prep_create(tree, code, r, ctx, auth, quota),
         WriteOp::Delete(r) => prep_delete(tree, r, auth),
         WriteOp::DeleteContainer(p) => prep_delete_container(tree, p),
         WriteOp::SetData(r) => {
             valid_path(&r.path)?;
             let n = tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
             check_acl(&n.acl, perms::WRITE, auth)?;
+            quota(&r.path, Some(n.data.len()), r.data.len())?;
             let version = check_version(n.stat.version, r.version)?;
             Ok(Txn::SetData {
                 path: r.path.clone(),
@@ -396,12 +412,32 @@ fn validate_ttl(mode: CreateMode, ttl: i64) -> Result<(), ErrorCode> {
     }
 }
 
+/// `zks.checkQuota`: nothing unless `enforceQuota`; over-limit lines logged.
+fn check_quota(
+    committed: &Tree,
+    h: &TxnHeader,
+    ctx: &PrepContext,
+    path: &str,
+    last: Option<usize>,
+    len: usize,
+) -> Result<(), ErrorCode> {
+    if !ctx.enforce_quota {
+        return Ok(());
+    }
+    let verdict = quota::check(committed, path, last, len);
+    for m in &verdict.messages {
+        ctx.quota_log.warn(m, h.time_ms);
+    }
+    verdict.result
+}
+
 fn prep_create(
     tree: &Tree,
     code: OpCode,
     r: &CreateRequest,
     ctx: &PrepContext,
     auth: &[Id],
+    quota: impl Fn(&str, Option<usize>, usize) -> Result<(), ErrorCode>,
 ) -> Result<Txn, ErrorCode> {
     let mode = CreateMode::from_flags(r.flags).ok_or(ErrorCode::BadArguments)?;
     let ttl = if code == OpCode::CreateTtl {
@@ -433,6 +469,7 @@ fn prep_create(
     if matches!(parent.kind, NodeKind::Ephemeral(_)) {
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
+    quota(&path, None, r.data.len())?;
     let kind = match code {
         OpCode::CreateContainer => CreateKind::Container,
         // createTTL with a non-TTL mode: ZooKeeper's DataTree would throw on

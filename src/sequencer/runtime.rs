@@ -20,13 +20,20 @@ use async_channel::{Receiver, Sender};
 use futures_lite::future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use warden_storage::log::{FlushError, LogError, Record, Spare, Synced};
 use warden_storage::snapshot::SnapTrigger;
 use warden_storage::store::Log;
 
 /// Most events folded into one batch.
 pub const BATCH_EVENTS_MAX: usize = 4096;
+
+/// Wait after a failed spare preallocation (a full disk) before the next
+/// attempt (each attempt writes until the disk is full again), doubled
+/// after every further failure up to [`SPARE_RETRY_MAX`], so a disk that
+/// stays full costs one log line a minute, not one a second.
+const SPARE_RETRY: Duration = Duration::from_secs(1);
+const SPARE_RETRY_MAX: Duration = Duration::from_secs(64);
 
 /// Wall-clock milliseconds: the time txns carry as ctime/mtime and that
 /// session expiry is measured in.
@@ -54,7 +61,8 @@ pub struct Storage {
 enum Done {
     Synced(Result<Synced, FlushError>),
     Spare(Result<Spare, LogError>),
-    Snapshot(Result<u64, String>),
+    /// The zxid and file size written, or why not; and how long it took.
+    Snapshot(Result<(u64, u64), String>, Duration),
 }
 
 enum Input {
@@ -74,6 +82,10 @@ struct Runtime {
     encoded_ends: Vec<usize>,
     snapshot_due: bool,
     snapshot_running: bool,
+    /// After a failed spare (a full disk), no new attempt before this.
+    spare_retry_at: Option<Instant>,
+    /// The wait after the next failure.
+    spare_backoff: Duration,
 }
 
 /// Runs the sequencer until every event sender is gone.
@@ -94,6 +106,8 @@ pub async fn run(
         encoded_ends: Vec::new(),
         snapshot_due: false,
         snapshot_running: false,
+        spare_retry_at: None,
+        spare_backoff: SPARE_RETRY,
     };
     loop {
         let input = future::or(
@@ -126,17 +140,29 @@ impl Runtime {
     fn on_done(&mut self, now: i64, done: Done) {
         match done {
             Done::Synced(result) => self.complete_flush(now, result),
-            Done::Spare(Ok(spare)) => self.storage.log.install_spare(spare),
-            Done::Spare(Err(error)) => {
-                tracing::warn!(%error, "preallocating the next txn log file failed; it will be built when needed")
+            Done::Spare(Ok(spare)) => {
+                self.spare_backoff = SPARE_RETRY;
+                self.storage.log.install_spare(spare)
             }
-            Done::Snapshot(result) => {
+            Done::Spare(Err(error)) => {
+                let wait = self.spare_backoff;
+                tracing::warn!(%error, "preallocating the next txn log file failed; retrying in {wait:?}, and the server stops if the current file fills up first");
+                self.storage.log.spare_failed();
+                self.spare_retry_at = Some(Instant::now() + wait);
+                self.spare_backoff = (wait * 2).min(SPARE_RETRY_MAX);
+            }
+            Done::Snapshot(result, took) => {
                 self.snapshot_running = false;
+                let ms = took.as_millis() as u64;
                 match result {
-                    Ok(zxid) => tracing::info!("snapshot at zxid {zxid:#x} written"),
-                    Err(error) => {
-                        tracing::error!(%error, "snapshot failed; the txn log still has everything")
+                    Ok((zxid, bytes)) => {
+                        tracing::info!(bytes, ms, "snapshot at zxid {zxid:#x} written")
                     }
+                    Err(error) => tracing::error!(
+                        %error,
+                        ms,
+                        "snapshot failed; the older snapshots and the txn log still hold everything"
+                    ),
                 }
             }
         }
@@ -216,6 +242,10 @@ impl Runtime {
     }
 
     fn prepare_spare(&mut self) {
+        if self.spare_retry_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        self.spare_retry_at = None;
         let Some(plan) = self.storage.log.spare_wanted() else {
             return;
         };
@@ -273,31 +303,44 @@ impl Runtime {
         let db_id = policy.db_id;
         let done = self.done.clone();
         glommio::spawn_local(async move {
-            let written = glommio::executor()
-                .spawn_blocking(move || write_snapshot(&data_dir, db_id, &tree))
+            let (written, took) = glommio::executor()
+                .spawn_blocking(move || {
+                    let started = Instant::now();
+                    let written = write_snapshot(&data_dir, db_id, &tree);
+                    (written, started.elapsed())
+                })
                 .await;
-            let _ = done.send(Done::Snapshot(written)).await;
+            let _ = done.send(Done::Snapshot(written, took)).await;
         })
         .detach();
     }
 }
 
-/// Writes `tree` as a snapshot at its last zxid; returns that zxid.
-pub fn write_snapshot(data_dir: &std::path::Path, db_id: u64, tree: &Tree) -> Result<u64, String> {
+/// Writes `tree` as a snapshot at its last zxid; returns that zxid and the
+/// file's size.
+pub fn write_snapshot(
+    data_dir: &std::path::Path,
+    db_id: u64,
+    tree: &Tree,
+) -> Result<(u64, u64), String> {
     let zxid = tree.last_zxid() as u64;
     warden_storage::snapshot::write_snapshot(data_dir, db_id, zxid, |w| {
         crate::tree::snapshot::write_tree(tree, w)
     })
-    .map(|_| zxid)
+    .map(|written| (zxid, written.file_bytes))
     .map_err(|e| e.to_string())
 }
 
 /// An operating failure the server cannot continue past without risking an
-/// acknowledged write: say so in one line and stop, as ZooKeeper does when
-/// its log cannot be synced.
+/// acknowledged write (a failed fdatasync, a new log file that does not fit
+/// on a full disk): say so in one line and stop, as ZooKeeper does when its
+/// log cannot be written (its SyncRequestProcessor takes the server to the
+/// ERROR state and it shuts down). Clients see their connections close;
+/// a restart recovers everything that was acknowledged.
 fn fatal(message: &str) -> ! {
+    // One line through the log (which never panics on a failed write to a
+    // full disk, unlike eprintln!).
     tracing::error!("{message}; stopping so that nothing unflushed is acknowledged");
-    eprintln!("warden: {message}; stopping");
     std::process::exit(2);
 }
 

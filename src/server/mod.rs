@@ -140,6 +140,8 @@ fn sequencer_config(config: &Config, password_secret: u64) -> SequencerConfig {
             extended_types_enabled: config.extended_types_enabled,
             reconfig_enabled: false,
             extra_auth_schemes: Vec::new(),
+            enforce_quota: config.enforce_quota,
+            quota_log: Default::default(),
         },
     }
 }

@@ -3,13 +3,18 @@
 //! Every connection starts as `ip:<its address>`; `addauth digest user:pw`
 //! adds `digest:user:base64(sha1("user:pw"))`, the id ZooKeeper's
 //! DigestAuthenticationProvider produces, so ACLs written by ZooKeeper
-//! clients (and kazoo's `make_digest_acl`) match.
+//! clients (and kazoo's `make_digest_acl`) match. When that id equals the
+//! configured `superDigest`, the connection also gains `super:` (ZooKeeper's
+//! `DigestAuthenticationProvider`), which passes every ACL check; `skipACL`
+//! is the same pass for everyone, given only to ACL checks (see
+//! [`acl_ids`]), never shown by `whoAmI`.
 
 use crate::proto::requests::AuthPacket;
 use crate::proto::types::{ClientInfo, ErrorCode, Id};
 use crate::tree::path::java_hash;
 use base64::Engine;
 use sha1::{Digest, Sha1};
+use std::sync::Arc;
 
 /// The `ip` id of a client at `addr`, as ZooKeeper's IPAuthenticationProvider
 /// gets it from Java's `InetAddress.getHostAddress()`: an IPv4 client that
@@ -31,30 +36,57 @@ pub fn digest_id(user: &str, password: &str) -> String {
     digest_of(&format!("{user}:{password}"))
 }
 
-/// The identity an auth packet proves for a client at `peer_ip`, or
-/// AuthFailed, as ZooKeeper 3.8's built-in providers answer:
-/// - `digest` accepts any bytes: they are read as text (malformed UTF-8
-///   replaced) and the id is `<text before the first ':'>:base64(sha1(text))`,
-///   so `addauth digest alice` (no password) succeeds too;
-/// - `ip` ignores the bytes and proves the client's own address;
-/// - any other scheme has no provider: AuthFailed.
-pub fn authenticate(packet: &AuthPacket, peer_ip: &str) -> Result<Id, ErrorCode> {
-    match packet.scheme.as_str() {
-        "digest" => {
-            let text = String::from_utf8_lossy(&packet.auth);
-            Ok(Id::new("digest", &digest_of(&text)))
-        }
-        "ip" => Ok(Id::new("ip", peer_ip)),
-        _ => Err(ErrorCode::AuthFailed),
-    }
-}
-
 /// `DigestAuthenticationProvider.generateDigest` of `user:password` text.
 fn digest_of(text: &str) -> String {
     let user = text.split(':').next().unwrap_or_default();
     let hash = Sha1::digest(text.as_bytes());
     let encoded = base64::engine::general_purpose::STANDARD.encode(hash);
     format!("{user}:{encoded}")
+}
+
+/// The id ZooKeeper's checkACL treats as the super user.
+pub fn super_id() -> Id {
+    Id::new("super", "")
+}
+
+/// The identities an auth packet proves for a client at `peer_ip`, in the
+/// order ZooKeeper adds them, or AuthFailed, as ZooKeeper 3.8's built-in
+/// providers answer:
+/// - `digest` accepts any bytes: they are read as text (malformed UTF-8
+///   replaced) and the id is `<text before the first ':'>:base64(sha1(text))`,
+///   so `addauth digest alice` (no password) succeeds too; `super` comes
+///   first when that id is `super_digest`;
+/// - `ip` ignores the bytes and proves the client's own address;
+/// - any other scheme has no provider: AuthFailed.
+pub fn authenticate(
+    packet: &AuthPacket,
+    peer_ip: &str,
+    super_digest: Option<&str>,
+) -> Result<Vec<Id>, ErrorCode> {
+    match packet.scheme.as_str() {
+        "digest" => {
+            let digest = digest_of(&String::from_utf8_lossy(&packet.auth));
+            let mut ids = Vec::with_capacity(2);
+            if super_digest == Some(digest.as_str()) {
+                tracing::info!("authenticated as the super user");
+                ids.push(super_id());
+            }
+            ids.push(Id::new("digest", &digest));
+            Ok(ids)
+        }
+        "ip" => Ok(vec![Id::new("ip", peer_ip)]),
+        _ => Err(ErrorCode::AuthFailed),
+    }
+}
+
+/// The ids ACL checks see: the proved ones, plus `super` under `skipACL`
+/// (ZooKeeper's checkACL returns at once in both cases).
+pub fn acl_ids(proved: &Arc<[Id]>, skip_acl: bool) -> Arc<[Id]> {
+    if skip_acl {
+        proved.iter().cloned().chain([super_id()]).collect()
+    } else {
+        proved.clone()
+    }
 }
 
 /// How `whoAmI` shows an identity: digest ids by user name.
@@ -120,15 +152,6 @@ mod tests {
     }
 
     #[test]
-    fn ip_ids_as_java_shows_addresses() {
-        let ip = |s: &str| ip_id(s.parse().unwrap());
-        assert_eq!(ip("127.0.0.1"), "127.0.0.1");
-        assert_eq!(ip("::ffff:10.1.2.3"), "10.1.2.3");
-        assert_eq!(ip("::1"), "0:0:0:0:0:0:0:1");
-        assert_eq!(ip("fe80::a:bc0d"), "fe80:0:0:0:0:0:a:bc0d");
-    }
-
-    #[test]
     fn ids_in_zookeepers_auth_info_order() {
         // Bins (of 16) computed from Java's hashes: ip:127.0.0.1 12,
         // digest u1 7, u2 5, alice 0. ZooKeeper 3.8 answers whoAmI after
@@ -143,31 +166,33 @@ mod tests {
     }
 
     #[test]
+    fn ip_ids_as_java_shows_addresses() {
+        let ip = |s: &str| ip_id(s.parse().unwrap());
+        assert_eq!(ip("127.0.0.1"), "127.0.0.1");
+        assert_eq!(ip("::ffff:10.1.2.3"), "10.1.2.3");
+        assert_eq!(ip("::1"), "0:0:0:0:0:0:0:1");
+        assert_eq!(ip("fe80::a:bc0d"), "fe80:0:0:0:0:0:a:bc0d");
+    }
+
+    #[test]
     fn auth_packets() {
         let ok = AuthPacket {
             auth_type: 0,
             scheme: "digest".into(),
             auth: Bytes::from_static(b"alice:secret"),
         };
-        let id = authenticate(&ok, "127.0.0.1").unwrap();
-        assert_eq!(id, Id::new("digest", &digest_id("alice", "secret")));
-        assert_eq!(client_info(&id).user, "alice");
-        let unknown = AuthPacket {
-            scheme: "kerberos".into(),
-            ..ok.clone()
-        };
-        assert_eq!(
-            authenticate(&unknown, "127.0.0.1"),
-            Err(ErrorCode::AuthFailed)
-        );
-        for scheme in ["world", "super", "auth", ""] {
+        let ids = authenticate(&ok, "127.0.0.1", None).unwrap();
+        assert_eq!(ids, vec![Id::new("digest", &digest_id("alice", "secret"))]);
+        assert_eq!(client_info(&ids[0]).user, "alice");
+        for scheme in ["kerberos", "world", "super", "auth", ""] {
             let packet = AuthPacket {
                 scheme: scheme.into(),
                 ..ok.clone()
             };
             assert_eq!(
-                authenticate(&packet, "127.0.0.1"),
-                Err(ErrorCode::AuthFailed)
+                authenticate(&packet, "127.0.0.1", None),
+                Err(ErrorCode::AuthFailed),
+                "{scheme}"
             );
         }
         let ip = AuthPacket {
@@ -176,8 +201,8 @@ mod tests {
             ..ok
         };
         assert_eq!(
-            authenticate(&ip, "127.0.0.1"),
-            Ok(Id::new("ip", "127.0.0.1")),
+            authenticate(&ip, "127.0.0.1", None),
+            Ok(vec![Id::new("ip", "127.0.0.1")]),
             "addauth ip proves the peer's own address, whatever it says"
         );
     }
@@ -193,7 +218,9 @@ mod tests {
                 scheme: "digest".into(),
                 auth: Bytes::from_static(auth),
             };
-            authenticate(&packet, "127.0.0.1").unwrap().id
+            authenticate(&packet, "127.0.0.1", None).unwrap()[0]
+                .id
+                .clone()
         };
         let sha =
             |text: &[u8]| base64::engine::general_purpose::STANDARD.encode(Sha1::digest(text));
@@ -205,6 +232,50 @@ mod tests {
         assert_eq!(
             digest(b"u\xff:p"),
             format!("u\u{fffd}:{}", sha("u\u{fffd}:p".as_bytes()))
+        );
+    }
+
+    #[test]
+    fn super_digest_adds_the_super_id() {
+        let packet = |auth: &'static [u8]| AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Bytes::from_static(auth),
+        };
+        // The value ZooKeeper's docs give for super:test.
+        let configured = Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        let ids = authenticate(&packet(b"super:test"), "127.0.0.1", configured).unwrap();
+        assert_eq!(
+            ids,
+            vec![
+                super_id(),
+                Id::new("digest", "super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
+            ]
+        );
+        assert_eq!(
+            client_info(&ids[0]).user,
+            "",
+            "whoAmI shows super with no user"
+        );
+        let wrong = authenticate(&packet(b"super:nottest"), "127.0.0.1", configured).unwrap();
+        assert_eq!(wrong.len(), 1, "a wrong password is only a digest id");
+        assert_eq!(
+            authenticate(&packet(b"super:test"), "127.0.0.1", None)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn skip_acl_adds_super_for_checks_only() {
+        let proved: Arc<[Id]> = Arc::from(vec![Id::new("ip", "127.0.0.1")]);
+        assert_eq!(acl_ids(&proved, false), proved);
+        let ids = acl_ids(&proved, true);
+        assert!(ids.contains(&super_id()));
+        assert_eq!(
+            crate::tree::acl::check_acl(&[], crate::proto::types::perms::READ, &ids),
+            Ok(())
         );
     }
 }

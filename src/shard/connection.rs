@@ -90,6 +90,8 @@ pub struct Connection {
     handshake: RefCell<Option<LocalSender<Handshake>>>,
     pending: Rc<Semaphore>,
     auth: RefCell<Arc<[Id]>>,
+    /// `skipACL`: ACL checks see a super id.
+    skip_acl: bool,
     counters: RefCell<Arc<ConnectionCounters>>,
 }
 
@@ -114,6 +116,7 @@ impl Connection {
             handshake: RefCell::new(None),
             pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
             auth: RefCell::new(Arc::from(vec![Id::new("ip", &auth::ip_id(peer.ip()))])),
+            skip_acl: shard.config.skip_acl,
             counters: RefCell::new(Arc::default()),
         })
     }
@@ -131,16 +134,21 @@ impl Connection {
         self.auth.borrow().iter().map(auth::client_info).collect()
     }
 
-    /// Every id this connection has proved (for ACL checks).
+    /// Every id this connection has proved, as ACL checks see them
+    /// (with `super` under skipACL).
     pub fn auth_ids(&self) -> Arc<[Id]> {
-        self.auth.borrow().clone()
+        auth::acl_ids(&self.auth.borrow(), self.skip_acl)
     }
 
-    fn add_identity(&self, id: Id) {
+    fn add_identities(&self, new: Vec<Id>) {
         let mut auth = self.auth.borrow_mut();
-        if !auth.contains(&id) {
-            let mut ids = auth.to_vec();
-            ids.push(id);
+        let mut ids = auth.to_vec();
+        for id in new {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.len() != auth.len() {
             auth::zookeeper_order(&mut ids);
             *auth = Arc::from(ids);
         }
@@ -297,7 +305,9 @@ impl Connection {
             Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             Request::Auth(packet) => {
                 let peer_ip = auth::ip_id(self.peer.ip());
-                let result = auth::authenticate(&packet, &peer_ip).map(|id| self.add_identity(id));
+                let super_digest = shard.config.super_digest.as_deref();
+                let result = auth::authenticate(&packet, &peer_ip, super_digest)
+                    .map(|ids| self.add_identities(ids));
                 let failed = result.is_err();
                 // ZooKeeper answers auth packets outside its request pipeline
                 // with `ReplyHeader(xid, 0, err)`: zxid 0, not the last zxid.

@@ -17,8 +17,10 @@
 pub mod acl;
 pub mod javaorder;
 pub mod path;
+pub mod quota;
 pub mod read;
 pub mod snapshot;
+pub mod stats_track;
 
 use crate::proto::types::{Acl, ErrorCode, EventType, NodeData, OpCode, SessionId, Stat, Zxid};
 use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
@@ -186,6 +188,8 @@ pub struct Tree {
     data_size: u64,
     ephemeral_count: usize,
     next_seq: u64,
+    /// Quota roots (see [`quota`]); rebuilt from the nodes on snapshot load.
+    quota: quota::QuotaState,
 }
 
 impl Default for Tree {
@@ -213,6 +217,7 @@ impl Tree {
             data_size: 0,
             ephemeral_count: 0,
             next_seq: 0,
+            quota: quota::QuotaState::default(),
         };
         let empty = || {
             Node::new(
@@ -528,6 +533,7 @@ impl Tree {
         }
         self.insert_node(&c.path, node);
         self.track_kind(&c.path, kind);
+        self.quota_on_create(parent_name, child_name, &c.path, c.data.len());
         ch.push(Change {
             event: EventType::NodeCreated,
             path: c.path.clone(),
@@ -611,6 +617,7 @@ impl Tree {
         };
         self.data_size -= path::java_len(path) + node.data.len() as u64;
         self.untrack_kind(path, node.kind);
+        self.quota_on_delete(parent_name, child_name, path, node.data.len());
         ch.push(Change {
             event: EventType::NodeDeleted,
             path: path.to_string(),
@@ -645,6 +652,7 @@ impl Tree {
         let stat = n.client_stat();
         self.data_size = self.data_size - old_len + data.len() as u64;
         let acl = n.acl.clone();
+        self.quota_on_set_data(path, old_len as usize, data.len());
         ch.push(Change {
             event: EventType::NodeDataChanged,
             path: path.to_string(),
@@ -661,6 +669,17 @@ impl Tree {
         n.stat.aversion = version;
         n.acl = Arc::from(acl.to_vec());
         Ok(Outcome::Stat(n.client_stat()))
+    }
+
+    /// Replaces a node's data without touching its Stat (but dataLength) or
+    /// the approximate data size, as ZooKeeper rewrites quota stats nodes.
+    /// Returns the change in length, or `None` if there is no such node.
+    fn replace_data_untracked(&mut self, path: &str, data: NodeData) -> Option<i64> {
+        let n = self.nodes.get_mut(Self::key(path))?;
+        let delta = data.len() as i64 - n.data.len() as i64;
+        n.stat.data_length = data.len() as i32;
+        n.data = data;
+        Some(delta)
     }
 
     /// `DataTree.killSession`: deletes the txn's paths in order (missing ones
@@ -748,7 +767,8 @@ impl Tree {
             .iter()
             .map(|(p, n)| path::java_len(p) + n.data.len() as u64)
             .sum();
-        if size != self.data_size {
+        // Quota stats rewrites are not counted, as in ZooKeeper.
+        if size as i64 != self.data_size as i64 + self.quota.untracked_bytes() {
             return Err(format!("data size {} != {size}", self.data_size));
         }
         Ok(())

@@ -231,7 +231,7 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         ephemerals.insert(s, SessionEphemerals { paths, peak });
     }
     r.finish()?;
-    let tree = Tree {
+    let mut tree = Tree {
         nodes,
         ephemerals,
         containers,
@@ -241,9 +241,12 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         data_size,
         ephemeral_count,
         next_seq,
+        quota: Default::default(),
     };
     tree.check_invariants()
         .map_err(SnapshotCodecError::Invariant)?;
+    // As ZooKeeper's DataTree.deserialize: quota roots and usage come from the nodes.
+    tree.quota_setup();
     Ok(tree)
 }
 

@@ -58,6 +58,13 @@ impl Log {
         }
     }
 
+    /// See [`TxnLog::spare_failed`].
+    pub fn spare_failed(&mut self) {
+        if let Log::File(log) = self {
+            log.spare_failed();
+        }
+    }
+
     pub fn install_spare(&mut self, spare: Spare) {
         match self {
             Log::Volatile(_) => panic!("the volatile log has no files"),

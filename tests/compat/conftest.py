@@ -42,11 +42,16 @@ def server(request):
 
     Its log is attached to the report of a failing test.
     """
+    yield from serve(request, make_target_server())
+
+
+def serve(request, srv):
+    """Starts `srv`, yields it, then stops it and removes its directory; its
+    log is attached to the report of a failing test. For fixtures."""
     global _start_failure
     if _start_failure is not None:
         pytest.fail(f"server under test could not start earlier in this run:\n{_start_failure}",
                     pytrace=False)
-    srv = make_target_server()
     try:
         srv.start()
     except ServerStartError as e:

@@ -9,6 +9,11 @@ Two kinds of server can be started, both from the same generated zoo.cfg:
 
 Each server gets a free loopback port, a fresh temporary data directory and a
 log file.  Readiness is the four-letter word ``ruok`` answered with ``imok``.
+
+Extra settings go to both kinds alike: ``extra_cfg`` keys are written to
+zoo.cfg (ZooKeeper sets a key it does not know, e.g. ``enforceQuota``, as
+the system property ``zookeeper.<key>``), and ``jvm_flags`` (``-D...``) are
+given to ZooKeeper's JVM and to Warden as ``$SERVER_JVMFLAGS``.
 """
 
 import os
@@ -72,7 +77,7 @@ class Server:
 
     kind = None
 
-    def __init__(self, shards=None, extra_cfg=None):
+    def __init__(self, shards=None, extra_cfg=None, jvm_flags=None):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.shards = shards_from_env() if shards is None else shards
@@ -82,6 +87,7 @@ class Server:
         self.cfg_path = self.dir / "zoo.cfg"
         self.log_path = self.dir / "server.log"
         self.extra_cfg = dict(extra_cfg or {})
+        self.jvm_flags = list(jvm_flags or [])
         self.proc = None
         self._log = None
 
@@ -114,6 +120,9 @@ class Server:
     def command(self):
         raise NotImplementedError
 
+    def environment(self):
+        return None
+
     def describe(self):
         return f"{self.kind} on {self.hosts}"
 
@@ -130,6 +139,7 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
+                env=self.environment(),
                 cwd=self.dir,
                 start_new_session=True,
             )
@@ -222,6 +232,12 @@ class WardenServer(Server):
             )
         return [str(self.binary), "server", "--config", str(self.cfg_path)]
 
+    def environment(self):
+        env = dict(os.environ)
+        env.pop("JVMFLAGS", None)
+        env["SERVER_JVMFLAGS"] = " ".join(self.jvm_flags)
+        return env
+
 
 class ZooKeeperServer(Server):
     kind = "zookeeper"
@@ -245,6 +261,7 @@ class ZooKeeperServer(Server):
             "-Dznode.container.checkIntervalMs=1000",
             "-Dzookeeper.4lw.commands.whitelist=*",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            *self.jvm_flags,
             "-cp",
             ZK_CLASSPATH,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",

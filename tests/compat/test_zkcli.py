@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import zkcli_transcript as zt
-from servers import ZooKeeperServer
+from conftest import serve
+from servers import ZooKeeperServer, make_target_server
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = sorted((HERE / "zkcli").glob("*.txt"))
@@ -33,11 +34,37 @@ def _run(hosts, text, result, key):
         result[key] = e
 
 
+def server_settings(text):
+    """A script's `#!cfg key=value` and `#!jvm -Dflag` lines: how both
+    servers are configured for it."""
+    cfg, jvm = {}, []
+    for line in text.splitlines():
+        if line.startswith("#!cfg "):
+            k, _, v = line[len("#!cfg "):].strip().partition("=")
+            cfg[k] = v
+        elif line.startswith("#!jvm "):
+            jvm.extend(line[len("#!jvm "):].split())
+    return cfg, jvm
+
+
+@pytest.fixture
+def configured_server(request):
+    """The `server` fixture, or a server under test started with the
+    script's own settings."""
+    cfg, jvm = server_settings(request.getfixturevalue("script").read_text())
+    if not cfg and not jvm:
+        yield request.getfixturevalue("server")
+        return
+    yield from serve(request, make_target_server(extra_cfg=cfg, jvm_flags=jvm))
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_zkcli_transcript_matches_zookeeper(script, server, request):
+def test_zkcli_transcript_matches_zookeeper(script, configured_server, request):
+    server = configured_server
     text = script.read_text()
+    cfg, jvm = server_settings(text)
     result = {}
-    with ZooKeeperServer() as ref:
+    with ZooKeeperServer(extra_cfg=cfg, jvm_flags=jvm) as ref:
         # both sessions at once: the servers are independent
         t = threading.Thread(target=_run, args=(ref.hosts, text, result, "ref"))
         t.start()

@@ -154,6 +154,34 @@ pub enum Op {
     WhoAmI {
         s: usize,
     },
+    /// A request on the seed's quota nodes (what zkCli's setquota,
+    /// listquota and delquota send), under `/zookeeper/quota<root>`.
+    Quota {
+        s: usize,
+        op: QuotaOp,
+    },
+    /// addauth digest super:test, the configured super user.
+    AddSuper {
+        s: usize,
+    },
+}
+
+/// Quota node requests; `rel` is the quota'd path relative to the seed's
+/// root ("" = the root itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuotaOp {
+    /// create /zookeeper/quota<root>[/rel] (null data, as zkCli creates it).
+    Dir(String),
+    /// create .../zookeeper_limits with StatsTrack text.
+    CreateLimits(String, String),
+    /// create .../zookeeper_stats "count=0,bytes=0".
+    CreateStats(String),
+    /// setData -1 of .../zookeeper_limits.
+    SetLimits(String, String),
+    /// getData of .../zookeeper_stats (listquota).
+    GetStats(String),
+    /// delete -1 of .../zookeeper_limits or (false) .../zookeeper_stats.
+    Delete(String, bool),
 }
 
 impl Op {
@@ -175,6 +203,8 @@ impl Op {
             | Op::GetEphemerals { s, .. }
             | Op::Close { s }
             | Op::AddAuth { s, .. }
+            | Op::Quota { s, .. }
+            | Op::AddSuper { s }
             | Op::WhoAmI { s } => *s,
         }
     }
@@ -187,6 +217,29 @@ pub fn generate(seed: u64, count: usize) -> Vec<Op> {
     };
     (0..count).map(|_| g.op()).collect()
 }
+
+/// As [`generate`], with quota and super-user ops mixed in from a second
+/// stream, so the ops [`generate`] gives for a seed (and the REGRESSIONS
+/// that name them) are unchanged: the result is that sequence, in order,
+/// with the extra ops inserted, cut to `count`.
+pub fn generate_with_quotas(seed: u64, count: usize) -> Vec<Op> {
+    let base = generate(seed, count);
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed ^ QUOTA_STREAM),
+    };
+    let mut out = Vec::with_capacity(count);
+    for op in base {
+        if g.pct(7) {
+            out.extend(g.quota_burst());
+        }
+        out.push(op);
+    }
+    out.truncate(count);
+    out
+}
+
+/// Seeds the second stream of [`generate_with_quotas`].
+const QUOTA_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 
 struct Gen {
     rng: ChaCha8Rng,
@@ -449,6 +502,69 @@ impl Gen {
             _ => Op::WhoAmI { s },
         }
     }
+}
+
+impl Gen {
+    /// StatsTrack text as zkCli writes it: soft/hard count and bytes limits.
+    fn limits(&mut self) -> String {
+        let mut v = [-1i64; 4];
+        for _ in 0..self.rng.gen_range(1..=2) {
+            let i = self.rng.gen_range(0..4);
+            v[i] = if i % 2 == 0 {
+                self.rng.gen_range(1..=6)
+            } else {
+                self.rng.gen_range(0..=60)
+            };
+        }
+        format!(
+            "count={},bytes={}=;byteHardLimit={};countHardLimit={}",
+            v[0], v[1], v[3], v[2]
+        )
+    }
+
+    fn quota_rel(&mut self) -> String {
+        if self.pct(50) {
+            String::new()
+        } else {
+            self.name().to_string()
+        }
+    }
+
+    /// One or more quota ops; a setquota (dirs, limits, stats) half the time.
+    fn quota_burst(&mut self) -> Vec<Op> {
+        let s = self.rng.gen_range(0..SLOTS);
+        let rel = self.quota_rel();
+        let op = |op| Op::Quota { s, op };
+        match self.rng.gen_range(0..100) {
+            0..=44 => {
+                let mut ops = vec![op(QuotaOp::Dir(String::new()))];
+                if !rel.is_empty() {
+                    ops.push(op(QuotaOp::Dir(rel.clone())));
+                }
+                ops.push(op(QuotaOp::CreateLimits(rel.clone(), self.limits())));
+                ops.push(op(QuotaOp::CreateStats(rel.clone())));
+                ops.push(op(QuotaOp::GetStats(rel)));
+                ops
+            }
+            45..=59 => vec![op(QuotaOp::SetLimits(rel, self.limits()))],
+            60..=79 => vec![op(QuotaOp::GetStats(rel))],
+            80..=89 => vec![op(QuotaOp::Delete(rel, self.pct(70)))],
+            _ => vec![Op::AddSuper { s }],
+        }
+    }
+}
+
+#[test]
+fn quota_ops_leave_the_base_sequence_in_order() {
+    let base = generate(11, 300);
+    let mixed = generate_with_quotas(11, 300);
+    assert_eq!(mixed.len(), 300);
+    let kept: Vec<&Op> = mixed
+        .iter()
+        .filter(|o| !matches!(o, Op::Quota { .. } | Op::AddSuper { .. }))
+        .collect();
+    assert!(kept.len() < 300, "some quota ops are mixed in");
+    assert_eq!(kept, base.iter().take(kept.len()).collect::<Vec<_>>());
 }
 
 #[test]

@@ -18,7 +18,7 @@
 //! are listed per session in arrival order, with whether they came before
 //! the op's own reply. The barrier also means every op sees all earlier ops.
 
-use super::gen::{AclChoice, CreateSpec, MultiOp, Op, ReadKind, ReadOp, SLOTS};
+use super::gen::{AclChoice, CreateSpec, MultiOp, Op, QuotaOp, ReadKind, ReadOp, SLOTS};
 use crate::support::{digest, show_acl, Client, Frame};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -359,6 +359,64 @@ impl Runner {
                 auth: Bytes::from(format!("u{user}:p{user}")),
             }),
             Op::WhoAmI { .. } => Request::WhoAmI,
+            Op::AddSuper { .. } => Request::Auth(rq::AuthPacket {
+                auth_type: 0,
+                scheme: "digest".into(),
+                auth: Bytes::from_static(b"super:test"),
+            }),
+            Op::Quota { op, .. } => self.quota_request(op),
+        }
+    }
+
+    /// `/zookeeper/quota<root>[/rel]`.
+    fn quota_dir(&self, rel: &str) -> String {
+        format!("/zookeeper/quota{}", self.abs(rel))
+    }
+
+    fn quota_request(&self, op: &QuotaOp) -> Request {
+        let create = |path: String, data: Option<&str>| {
+            Request::Create(
+                OpCode::Create,
+                rq::CreateRequest {
+                    path,
+                    data: data.map(|d| Bytes::from(d.to_string())).into(),
+                    acl: acl(AclChoice::Open),
+                    flags: 0,
+                    ttl: None,
+                },
+            )
+        };
+        match op {
+            QuotaOp::Dir(rel) => create(self.quota_dir(rel), None),
+            QuotaOp::CreateLimits(rel, limits) => create(
+                format!("{}/zookeeper_limits", self.quota_dir(rel)),
+                Some(limits),
+            ),
+            QuotaOp::CreateStats(rel) => create(
+                format!("{}/zookeeper_stats", self.quota_dir(rel)),
+                Some("count=0,bytes=0"),
+            ),
+            QuotaOp::SetLimits(rel, limits) => Request::SetData(rq::SetDataRequest {
+                path: format!("{}/zookeeper_limits", self.quota_dir(rel)),
+                data: Bytes::from(limits.clone()).into(),
+                version: -1,
+            }),
+            QuotaOp::GetStats(rel) => Request::GetData(rq::PathWatchRequest {
+                path: format!("{}/zookeeper_stats", self.quota_dir(rel)),
+                watch: false,
+            }),
+            QuotaOp::Delete(rel, limits) => Request::Delete(rq::DeleteRequest {
+                path: format!(
+                    "{}/{}",
+                    self.quota_dir(rel),
+                    if *limits {
+                        "zookeeper_limits"
+                    } else {
+                        "zookeeper_stats"
+                    }
+                ),
+                version: -1,
+            }),
         }
     }
 

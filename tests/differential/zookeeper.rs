@@ -48,7 +48,14 @@ fn class_path() -> String {
 impl ZooKeeper {
     /// Starts ZooKeeper. `check_interval_ms` is the container/TTL sweep
     /// interval (`znode.container.checkIntervalMs`).
+    #[allow(dead_code)] // the differential test uses start_with
     pub fn start(check_interval_ms: u64) -> ZooKeeper {
+        ZooKeeper::start_with(check_interval_ms, "")
+    }
+
+    /// As [`ZooKeeper::start`], with extra zoo.cfg lines (ZooKeeper takes a
+    /// key it does not know, e.g. `enforceQuota`, as `zookeeper.<key>`).
+    pub fn start_with(check_interval_ms: u64, extra_cfg: &str) -> ZooKeeper {
         let java = java();
         let class_path = class_path();
         let dir = tempfile::tempdir().unwrap();
@@ -64,8 +71,9 @@ impl ZooKeeper {
             &cfg,
             format!(
                 "tickTime=2000\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 dataDir={}\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n",
-                data.display()
+                 dataDir={}\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n{}\n",
+                data.display(),
+                extra_cfg
             ),
         )
         .unwrap();

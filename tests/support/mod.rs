@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod disk;
+pub mod ledger;
+
 use bytes::{Buf, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
@@ -171,11 +174,22 @@ impl Server {
 
     /// Starts Warden on an existing data directory (for restarts).
     pub fn start_in(dir: &std::path::Path, shards: usize, extra: &str) -> Server {
+        Server::start_at(dir, dir, shards, extra)
+    }
+
+    /// Starts Warden with its zoo.cfg and log in `dir` and its data in
+    /// `data_dir` (e.g. a small file system that fills up).
+    pub fn start_at(
+        dir: &std::path::Path,
+        data_dir: &std::path::Path,
+        shards: usize,
+        extra: &str,
+    ) -> Server {
         let port = free_port();
         let config = format!(
             "tickTime=200\npreAllocSize=1024\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
              4lw.commands.whitelist=*\nextendedTypesEnabled=true\nshards={shards}\n{extra}\n",
-            dir.display()
+            data_dir.display()
         );
         let config_path = dir.join("zoo.cfg");
         std::fs::write(&config_path, config).unwrap();
@@ -221,6 +235,18 @@ impl Server {
 }
 
 impl Server {
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// SIGKILL, as a crash would.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -946,3 +946,102 @@ fn client_delete_container_never_deletes() {
         Ok(Response::Empty)
     );
 }
+
+/// Creates what zkCli's `setquota` creates for `/q` with these limits.
+fn setquota(e: &mut Env, limits: &'static [u8]) {
+    assert_eq!(e.code(S1, create("/zookeeper/quota/q", 0)), ErrorCode::Ok);
+    let mut l = creq("/zookeeper/quota/q/zookeeper_limits", 0);
+    l.data = NodeData::from_static(limits);
+    assert_eq!(
+        e.code(S1, Request::Create(OpCode::Create, l)),
+        ErrorCode::Ok
+    );
+    let mut s = creq("/zookeeper/quota/q/zookeeper_stats", 0);
+    s.data = NodeData::from_static(b"count=0,bytes=0");
+    assert_eq!(
+        e.code(S1, Request::Create(OpCode::Create, s)),
+        ErrorCode::Ok
+    );
+}
+
+fn stats(e: &Env) -> String {
+    let n = e.tree.node("/zookeeper/quota/q/zookeeper_stats").unwrap();
+    String::from_utf8_lossy(n.data.as_slice()).into_owned()
+}
+
+#[test]
+fn enforce_quota_refuses_hard_limits_only_when_on() {
+    for enforce in [false, true] {
+        let mut e = Env::new();
+        e.ctx.enforce_quota = enforce;
+        assert_eq!(e.code(S1, create("/q", 0)), ErrorCode::Ok);
+        setquota(
+            &mut e,
+            b"count=-1,bytes=-1=;byteHardLimit=3;countHardLimit=2",
+        );
+        assert_eq!(stats(&e), "count=1,bytes=1");
+        assert_eq!(e.code(S1, create("/q/a", 0)), ErrorCode::Ok);
+        let over = if enforce {
+            ErrorCode::QuotaExceeded
+        } else {
+            ErrorCode::Ok
+        };
+        // count 3 > 2; a sequential create is checked under its final name.
+        assert_eq!(e.code(S1, create("/q/b", 2)), over);
+        // bytes: 2 now; "vv" makes 3 (allowed), "vvv" 4 (over).
+        assert_eq!(e.code(S1, set_data("/q/a", b"vv", -1)), ErrorCode::Ok);
+        let zxid_before = e.tree.last_zxid();
+        let bad_version = if enforce {
+            ErrorCode::QuotaExceeded
+        } else {
+            ErrorCode::BadVersion
+        };
+        assert_eq!(
+            e.code(S1, set_data("/q/a", b"vvv", 7)),
+            bad_version,
+            "quota is checked before the version"
+        );
+        assert_eq!(e.code(S1, set_data("/q/a", b"vvv", -1)), over);
+        assert_eq!(
+            e.tree.last_zxid(),
+            zxid_before + 2,
+            "a refused write takes a zxid"
+        );
+        // Writes outside the quota root are never checked.
+        assert_eq!(e.code(S1, create("/free", 0)), ErrorCode::Ok);
+    }
+}
+
+#[test]
+fn multi_checks_quota_against_the_committed_tree_as_zookeeper_does() {
+    let mut e = Env::new();
+    e.ctx.enforce_quota = true;
+    assert_eq!(e.code(S1, create("/q", 0)), ErrorCode::Ok);
+    setquota(
+        &mut e,
+        b"count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=2",
+    );
+    // Each op sees count 1 + 1 = 2: ZooKeeper's prep reads the committed
+    // stats, so the multi passes and leaves the subtree at 3.
+    let ok = e.run(
+        S1,
+        Request::Multi(vec![mop(create("/q/a", 0)), mop(create("/q/b", 0))]),
+    );
+    assert!(ok.reply.is_ok(), "{:?}", ok.reply);
+    assert_eq!(stats(&e), "count=3,bytes=3");
+    assert_eq!(e.code(S1, create("/q/c", 0)), ErrorCode::QuotaExceeded);
+    let failed = e.run(
+        S1,
+        Request::Multi(vec![mop(delete("/q/b", -1)), mop(create("/q/c", 0))]),
+    );
+    match failed.reply {
+        Ok(Response::Multi(results)) => assert_eq!(
+            results,
+            vec![
+                MultiResult::Error(ErrorCode::Ok),
+                MultiResult::Error(ErrorCode::QuotaExceeded)
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -160,6 +160,8 @@ impl SparePlan {
     }
 
     /// Creates the file and writes `size` zeros in 4 KiB writes, then fsyncs.
+    /// On failure (a full disk: ENOSPC) the partial file is removed, so a
+    /// failed attempt gives back the space it took.
     pub fn build(self) -> Result<Spare, LogError> {
         let SparePlan { path, size } = self;
         let file = OpenOptions::new()
@@ -168,8 +170,14 @@ impl SparePlan {
             .create_new(true)
             .open(&path)
             .map_err(io_err(&path, "create"))?;
-        fsutil::zero_fill(&file, 0, size).map_err(io_err(&path, "preallocate"))?;
-        file.sync_all().map_err(io_err(&path, "fsync"))?;
+        let filled = fsutil::zero_fill(&file, 0, size)
+            .map_err(io_err(&path, "preallocate"))
+            .and_then(|()| file.sync_all().map_err(io_err(&path, "fsync")));
+        if let Err(error) = filled {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(error.into());
+        }
         let len = file.metadata().map_err(io_err(&path, "stat"))?.len();
         assert_eq!(
             len,
@@ -363,6 +371,12 @@ impl TxnLog {
         }
         self.spare_requested = true;
         Some(SparePlan::new(&self.dir, self.cfg.file_size))
+    }
+
+    /// The spare asked for by [`TxnLog::spare_wanted`] could not be built
+    /// (e.g. the disk is full): the next call may ask again.
+    pub fn spare_failed(&mut self) {
+        self.spare_requested = false;
     }
 
     /// Hands over a built spare (from [`TxnLog::spare_wanted`]).

@@ -90,3 +90,88 @@ impl Segment {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsutil::zero_fill;
+    use std::os::unix::io::AsRawFd;
+
+    const MIB: usize = 1 << 20;
+
+    /// Which pages of `bytes` (page-aligned) are in the page cache.
+    fn resident(bytes: &[u8]) -> Vec<bool> {
+        let pages = bytes.len().div_ceil(PAGE);
+        let mut vec = vec![0u8; pages];
+        // SAFETY: a live, page-aligned mapping of `bytes.len()` bytes and an
+        // out-vector of one byte per page.
+        let rc = unsafe { libc::mincore(bytes.as_ptr() as *mut _, bytes.len(), vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
+        vec.iter().map(|b| b & 1 == 1).collect()
+    }
+
+    /// A preallocated file whose pages are evicted from the page cache.
+    fn cold_file(path: &std::path::Path, size: usize) -> File {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .unwrap();
+        zero_fill(&file, 0, size as u64).unwrap();
+        file.sync_all().unwrap();
+        // SAFETY: a valid descriptor; advice only.
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        file
+    }
+
+    #[test]
+    fn pages_ahead_of_the_write_position_are_faulted_in_and_no_further() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let path = dir.path().join("segment");
+        // Larger than a device's mmap read-around (8 MiB here), so the far
+        // end stays cold unless something touches it.
+        let size = 32 * MIB;
+        let file = cold_file(&path, size);
+        // SAFETY: a private look at the file nothing else writes.
+        let probe = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        let evictable = !resident(&probe).iter().any(|&r| r);
+        drop(probe);
+        let mut segment = Segment::map(path.clone(), file, 0, MIB).unwrap();
+        assert_eq!(segment.prefaulted, MIB, "touched one window ahead at open");
+        let payload = vec![7u8; 100_000];
+        let mut zxid = 0;
+        while segment.pos() < MIB + MIB / 2 {
+            zxid += 1;
+            segment.write_frame(zxid, &payload);
+            assert!(
+                segment.prefaulted >= (segment.pos() + MIB).min(segment.len()),
+                "the front stays a window ahead: pos {}, front {}",
+                segment.pos(),
+                segment.prefaulted
+            );
+            assert!(
+                segment.prefaulted <= segment.pos() + MIB + PAGE,
+                "and no further"
+            );
+        }
+        if !evictable {
+            eprintln!(
+                "!!!!! page cache residency not checked: this file system keeps evicted pages"
+            );
+            return;
+        }
+        let pages = resident(&segment.map);
+        let front = segment.pos() + MIB;
+        let ahead = &pages[segment.pos() / PAGE..front / PAGE];
+        assert!(
+            ahead.iter().all(|&r| r),
+            "every page up to one window ahead is resident"
+        );
+        let far = &pages[24 * MIB / PAGE..];
+        assert!(
+            far.iter().all(|&r| !r),
+            "nothing is touched far past the window"
+        );
+    }
+}
