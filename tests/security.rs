@@ -47,6 +47,12 @@ use warden::proto::types::{perms, Acl, ErrorCode, NodeData, OpCode};
 
 const ALICE: (&str, &str) = ("alice", "secret");
 const BOB: (&str, &str) = ("bob", "hunter2");
+/// Both servers know `super:test` as the super user (ZooKeeper takes this
+/// zoo.cfg key as the `zookeeper.DigestAuthenticationProvider.superDigest`
+/// property).
+const SUPER: (&str, &str) = ("super", "test");
+const SUPER_DIGEST: &str =
+    "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
 
 /// Who sends the operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,9 +60,11 @@ enum Actor {
     Anonymous,
     Alice,
     Bob,
+    /// `addauth digest super:test`: passes every check.
+    Super,
 }
 
-const ACTORS: [Actor; 3] = [Actor::Anonymous, Actor::Alice, Actor::Bob];
+const ACTORS: [Actor; 4] = [Actor::Anonymous, Actor::Alice, Actor::Bob, Actor::Super];
 
 impl Actor {
     fn credentials(self) -> Option<(&'static str, &'static str)> {
@@ -64,6 +72,7 @@ impl Actor {
             Actor::Anonymous => None,
             Actor::Alice => Some(ALICE),
             Actor::Bob => Some(BOB),
+            Actor::Super => Some(SUPER),
         }
     }
 }
@@ -342,6 +351,9 @@ struct Case {
 
 impl Case {
     fn allowed(&self) -> bool {
+        if self.actor == Actor::Super {
+            return true;
+        }
         match self.op.check() {
             None => true,
             Some((target, p)) => {
@@ -352,7 +364,9 @@ impl Case {
 
     /// True when the actor has ADMIN on n (getACL shows digests).
     fn admin_on_node(&self) -> bool {
-        self.on != Target::Node || (self.perms & perms::ADMIN != 0 && self.scheme.names(self.actor))
+        self.actor == Actor::Super
+            || self.on != Target::Node
+            || (self.perms & perms::ADMIN != 0 && self.scheme.names(self.actor))
     }
 
     fn describe(&self) -> String {
@@ -851,6 +865,9 @@ fn expected(case: &Case) -> String {
         Op::Reconfig => "ReconfigDisabled".into(),
         Op::WhoAmI => match case.actor.credentials() {
             None => "whoami=[\"ip:127.0.0.1\"]".into(),
+            Some(_) if case.actor == Actor::Super => {
+                "whoami=[\"digest:super\", \"ip:127.0.0.1\", \"super:\"]".into()
+            }
             Some((user, _)) => format!("whoami=[\"digest:{user}\", \"ip:127.0.0.1\"]"),
         },
     }
@@ -1187,6 +1204,14 @@ fn invalid_acls(port: u16, checks: &mut Vec<Check>) {
     checks.push(("getData on perms 0".into(), "NoAuth".into(), got));
     let got = call(&mut alice, &set_acl("/inv/n15", Acl::open_unsafe(), -1));
     checks.push(("setACL on perms 0".into(), "NoAuth".into(), got));
+    let mut root = session(port, Actor::Super);
+    let got = call(&mut root, &Request::GetData(path_watch("/inv/n15", false)));
+    checks.push(("super: getData on perms 0".into(), "data=d".into(), got));
+    let got = call(&mut root, &set_acl("/inv/n15", Acl::open_unsafe(), -1));
+    checks.push(("super: setACL on perms 0".into(), "stat".into(), got));
+    let got = call(&mut alice, &Request::GetData(path_watch("/inv/n15", false)));
+    checks.push(("after super reopened it".into(), "data=d".into(), got));
+    close(root);
     close(anon);
     close(alice);
 }
@@ -1480,19 +1505,19 @@ fn check_all(server: &str, port: u16) {
 
 #[test]
 fn security_matrix_warden() {
-    let server = Server::start(2, "forceSync=no");
+    let server = Server::start(2, &format!("forceSync=no\n{SUPER_DIGEST}"));
     check_all("warden (2 shards)", server.port);
 }
 
 #[test]
 fn security_matrix_warden_one_shard() {
-    let server = Server::start(1, "forceSync=no");
+    let server = Server::start(1, &format!("forceSync=no\n{SUPER_DIGEST}"));
     check_all("warden (1 shard)", server.port);
 }
 
 #[test]
 fn security_matrix_zookeeper() {
-    let zk = zookeeper::ZooKeeper::start(60_000);
+    let zk = zookeeper::ZooKeeper::start_with(60_000, SUPER_DIGEST);
     check_all("zookeeper 3.8", zk.port);
 }
 
