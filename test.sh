@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole Warden test suite on a fresh machine (this is the command the
 # README gives).  Stages:
-#   1. install what is missing (Debian's zookeeper packages, kazoo, pytest)
+#   1. install what is missing (Debian's zookeeper packages, kazoo, pure-sasl, pytest)
 #   2. cargo build --release --workspace
 #   3. cargo test --workspace --release
 #   4. compatibility suite (tests/compat) against Warden, shards=1 and shards=2
@@ -43,6 +43,8 @@ install_deps() {
     local py_pkgs=()
     python3 -c 'import kazoo' 2>/dev/null || py_pkgs+=(kazoo)
     python3 -c 'import pytest' 2>/dev/null || py_pkgs+=(pytest)
+    # kazoo's SASL (tests/compat/test_sasl.py) needs pure-sasl.
+    python3 -c 'import puresasl' 2>/dev/null || py_pkgs+=(pure-sasl)
     if [ ${#py_pkgs[@]} -gt 0 ]; then
         echo "installing with pip: ${py_pkgs[*]}"
         if ! python3 -m pip --version >/dev/null 2>&1; then
@@ -52,7 +54,7 @@ install_deps() {
             || python3 -m pip install -q --break-system-packages "${py_pkgs[@]}" \
             || return 1
     else
-        echo "python packages kazoo, pytest: present"
+        echo "python packages kazoo, pytest, pure-sasl: present"
     fi
     command -v java >/dev/null || { echo "java missing (it comes with the zookeeper package)"; return 1; }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod fourlw;
 pub mod preflight;
 pub mod proto;
+pub mod sasl;
 pub mod sequencer;
 pub mod server;
 pub mod session;

@@ -312,3 +312,89 @@ fn set_watches2_restores_persistent_watches_on_reconnect() {
         .collect();
     assert_eq!(events, vec!["NodeDataChanged /p", "NodeCreated /r/b/c"]);
 }
+
+/// Wraps a request of the support builders into a multi operation.
+fn multi_op(request: Request) -> MultiOp {
+    match request {
+        Request::Create(op, r) => MultiOp::Create(op, r),
+        Request::SetData(r) => MultiOp::SetData(r),
+        other => panic!("not a multi operation: {other:?}"),
+    }
+}
+
+/// A client that stops reading while replies and watch events pile up for
+/// it: the shard's end-of-batch direct send meets a full socket (or a
+/// writer still holding a chunk) and leaves the rest to the writer task.
+/// Nothing may be reordered: every frame arrives whole, replies in request
+/// order, events in change order, each event before any reply that
+/// reflects its change, and the connection still answers afterwards.
+#[test]
+fn events_behind_a_full_socket_keep_their_order() {
+    const NODES: usize = 400;
+    const CHANGES: usize = 8;
+    const BIG_READS: usize = 24;
+    let server = Server::start(1, "maxClientCnxns=0");
+    let mut writer = Client::connect(server.port);
+    let mut reader = Client::connect(server.port);
+    // Long names make each event about 830 bytes.
+    let name = |i: usize| format!("/o/{i:03}{}", "x".repeat(800));
+    assert_eq!(writer.call(&create("/o", b"", 0)).0.err, 0);
+    let creates = (0..NODES).map(|i| multi_op(create(&name(i), b"", 0)));
+    assert_eq!(writer.call(&Request::Multi(creates.collect())).0.err, 0);
+    assert_eq!(
+        writer
+            .call(&create("/big", &vec![7u8; 512 * 1024], 0))
+            .0
+            .err,
+        0
+    );
+    const RECURSIVE: i32 = 1;
+    assert_eq!(reader.call(&add_watch("/o", RECURSIVE)).0.err, 0);
+    // 12 MiB of replies, far more than the socket buffers hold; the reader
+    // reads nothing until every change is made.
+    let reads: Vec<i32> = (0..BIG_READS)
+        .map(|_| reader.send(&get("/big", false)))
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Each multi fires NODES events for the reader in one batch: 330 KB.
+    let mut change_zxids = Vec::new();
+    for k in 0..CHANGES {
+        let sets = (0..NODES).map(|i| multi_op(set(&name(i), format!("{k}").as_bytes())));
+        let (h, _) = writer.call(&Request::Multi(sets.collect()));
+        assert_eq!(h.err, 0, "multi {k}");
+        change_zxids.push(h.zxid);
+    }
+    let last = reader.send(&get("/o", false));
+    let mut next_read = reads.iter();
+    let mut events = 0usize;
+    loop {
+        let (header, frame) = reader.receive_with_header().expect("connection open");
+        match frame {
+            Frame::Event(e) => {
+                assert_eq!(e.event_type, EventType::NodeDataChanged);
+                assert_eq!(e.path, name(events % NODES), "event {events} out of order");
+                events += 1;
+            }
+            Frame::Reply(h, response) => {
+                // A reply reflecting change k must follow all of k's events.
+                let seen = change_zxids.iter().filter(|z| h.zxid >= **z).count();
+                assert!(
+                    events >= seen * NODES,
+                    "reply {} (zxid {:#x}) before the events of its changes ({events} seen)",
+                    header.xid,
+                    h.zxid
+                );
+                if h.xid == last {
+                    break;
+                }
+                assert_eq!(Some(&h.xid), next_read.next(), "replies in request order");
+                match response {
+                    Response::GetData(data, _) => assert_eq!(data.len(), 512 * 1024),
+                    other => panic!("unexpected reply {other:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!(next_read.next(), None, "every read answered");
+    assert_eq!(events, NODES * CHANGES, "every event delivered once");
+}

@@ -12,6 +12,7 @@ mod cli;
 mod conn;
 mod cpu;
 mod engine;
+mod goal;
 mod plot;
 mod ramp;
 mod report;

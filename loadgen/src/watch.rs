@@ -14,6 +14,7 @@ use crate::cli::WatchMode;
 use crate::conn::{connect, decode, error_name, frame_xid, ConnError};
 use crate::cpu;
 use crate::engine::{join_executors, spawn_executors, Progress};
+use crate::goal::Goal;
 use crate::report::{Cpu, RunReport};
 use crate::stats::{new_histogram, record, Latency};
 use bytes::Bytes;
@@ -47,8 +48,8 @@ pub struct WatchCfg {
 struct State {
     registered: AtomicUsize,
     failed: AtomicUsize,
-    notified: AtomicU64,
-    rearmed: AtomicU64,
+    notified: Goal,
+    rearmed: Goal,
     changes_done: AtomicU64,
     writer_done: AtomicBool,
     errors: Mutex<BTreeMap<String, u64>>,
@@ -137,7 +138,7 @@ async fn watcher(index: usize, cfg: WatchCfg, st: Arc<State>) {
                         EventType::NodeDataChanged => {
                             st.arrivals.lock().unwrap().push((local, now));
                             local += 1;
-                            st.notified.fetch_add(1, Release);
+                            st.notified.incr();
                             if cfg.mode == WatchMode::Oneshot {
                                 for r in arm_requests(&cfg.path, n, cfg.mode) {
                                     pending.push_back(conn.push(&r));
@@ -181,11 +182,15 @@ async fn watcher(index: usize, cfg: WatchCfg, st: Arc<State>) {
                         registered = true;
                         st.registered.fetch_add(1, Release);
                     } else {
-                        st.rearmed.fetch_add(1, Release);
+                        st.rearmed.incr();
                     }
                 }
             }
             if !conn.wbuf.is_empty() {
+                // Re-arming waits until the other sessions whose bytes are
+                // already in have been read and timestamped: their arrival
+                // times must not include this session's send.
+                futures_lite::future::yield_now().await;
                 conn.flush().await?;
                 last_sent = Instant::now();
             }
@@ -224,8 +229,8 @@ async fn writer(cfg: WatchCfg, st: Arc<State>) {
         *st.measure_start.lock().unwrap() = Some(Instant::now());
         for k in 0..cfg.changes {
             let live = (s - st.failed.load(Acquire).min(s)) as u64;
-            let base_n = st.notified.load(Acquire);
-            let base_r = st.rearmed.load(Acquire);
+            let base_n = st.notified.get();
+            let base_r = st.rearmed.get();
             let sent = Instant::now();
             let (h, _) = conn
                 .call(&Request::SetData(SetDataRequest {
@@ -243,14 +248,20 @@ async fn writer(cfg: WatchCfg, st: Arc<State>) {
                 );
             }
             let oneshot = cfg.mode == WatchMode::Oneshot;
-            let ok = wait_until(
-                || {
-                    st.notified.load(Acquire) >= base_n + live
-                        && (!oneshot || st.rearmed.load(Acquire) >= base_r + live)
-                },
-                cfg.io_timeout,
-            )
-            .await;
+            // Woken by the session whose notification (and re-arm) completes
+            // the change: no polling while the fan-out runs.
+            let all_in = async {
+                st.notified.reached(base_n + live).await;
+                if oneshot {
+                    st.rearmed.reached(base_r + live).await;
+                }
+                true
+            };
+            let timeout = async {
+                glommio::timer::sleep(cfg.io_timeout).await;
+                false
+            };
+            let ok = futures_lite::future::or(all_in, timeout).await;
             if !ok {
                 st.error(
                     "missed notifications".into(),
@@ -312,7 +323,7 @@ pub fn run(cfg: &WatchCfg) -> Result<RunReport, String> {
             cfg.sessions,
             st.changes_done.load(Relaxed),
             cfg.changes,
-            st.notified.load(Relaxed)
+            st.notified.get()
         ));
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -43,6 +43,10 @@ struct Draft {
     skip_acl: Option<bool>,
     enforce_quota: Option<bool>,
     super_digest: Option<String>,
+    sasl: SaslConfig,
+    enforce_auth_enabled: bool,
+    enforce_auth_schemes: Vec<String>,
+    session_require_client_sasl_auth: bool,
 }
 
 /// ZooKeeper keys Warden reads and ignores (a warning, not an error).
@@ -84,7 +88,6 @@ const IGNORED_PREFIXES: &[&str] = &[
     "jvm.pause.",
     "metricsProvider.",
     "multiAddress.",
-    "authProvider.",
     "ssl.",
     "group.",
     "weight.",
@@ -162,10 +165,22 @@ fn system_properties(jvm_flags: &str) -> Vec<Entry> {
         .collect()
 }
 
+/// Families of system-property keys (`zookeeper.<family>...`) ZooKeeper
+/// also takes from zoo.cfg without the prefix.
+const SYSPROP_FAMILIES: &[&str] = &[
+    "authProvider.",
+    "superUser",
+    "sasl.serverconfig",
+    "enforce.auth.",
+    "sessionRequireClientSASLAuth",
+    "allowSaslFailedClients",
+];
+
 /// `zookeeper.forceSync` -> `forceSync` for the system-property keys.
 fn canonical_key(key: &str) -> &str {
     match key.strip_prefix("zookeeper.") {
         Some(k) if SYSPROP_ALIASES.contains(&k) => k,
+        Some(k) if SYSPROP_FAMILIES.iter().any(|f| k.starts_with(f)) => k,
         _ => key,
     }
 }
@@ -231,6 +246,18 @@ fn apply(
         "znode.container.checkIntervalMs" => {
             d.container_check_interval_ms = Some(int(v, 1, 24 * 3_600_000)?)
         }
+        JAAS_PROPERTY => d.sasl.jaas_login_config = Some(path(v)?),
+        "sasl.serverconfig" => d.sasl.server_section = nonempty(v)?,
+        k if k == "superUser" || k.starts_with("superUser.") => {
+            d.sasl.super_users.push(nonempty(v)?)
+        }
+        "enforce.auth.enabled" => d.enforce_auth_enabled = java_boolean(v),
+        "enforce.auth.schemes" => {
+            d.enforce_auth_schemes = v.split(',').map(|s| s.trim().to_string()).collect()
+        }
+        "sessionRequireClientSASLAuth" => d.session_require_client_sasl_auth = java_boolean(v),
+        "allowSaslFailedClients" => d.sasl.allow_sasl_failed_clients = java_boolean(v),
+        k if k.starts_with("authProvider.") => auth_provider(&mut d.sasl, v, warnings, e),
         k if k.starts_with("server.") => {
             let spec = server(&k["server.".len()..], v)?;
             d.servers.insert(spec.id, spec);
@@ -238,6 +265,72 @@ fn apply(
         k => warnings.push(unknown_key_warning(k, e)),
     }
     Ok(())
+}
+
+/// The classes ZooKeeper ships; `ip` and `digest` are always on.
+const SASL_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
+const BUILT_IN_PROVIDER_CLASSES: &[&str] = &[
+    "org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+    "org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+];
+
+/// `authProvider.N=<class>`: registers the ACL scheme of a known provider;
+/// ZooKeeper logs and skips a class it cannot load, Warden warns likewise.
+fn auth_provider(sasl: &mut SaslConfig, v: &str, warnings: &mut Vec<ConfigWarning>, e: &Entry) {
+    if v == SASL_PROVIDER_CLASS {
+        if !sasl.auth_provider_schemes.iter().any(|s| s == "sasl") {
+            sasl.auth_provider_schemes.push("sasl".to_string());
+        }
+    } else if !BUILT_IN_PROVIDER_CLASSES.contains(&v) {
+        warnings.push(warning(
+            e,
+            format!("authentication provider {v} is not implemented; ignored"),
+        ));
+    }
+}
+
+/// Java's `Boolean.parseBoolean`: `true` in any case, anything else false.
+fn java_boolean(v: &str) -> bool {
+    v.eq_ignore_ascii_case("true")
+}
+
+/// `AuthenticationHelper`: the schemes to enforce, checked against the
+/// providers there are (`ip`, `digest`, and `authProvider.N` ones).
+fn enforce_auth_schemes(d: &Draft, origin: &str) -> Result<Vec<String>, ConfigError> {
+    let schemes = if d.session_require_client_sasl_auth {
+        vec!["sasl".to_string()]
+    } else if d.enforce_auth_enabled {
+        d.enforce_auth_schemes.clone()
+    } else {
+        return Ok(Vec::new());
+    };
+    let inconsistent = |message: String| ConfigError::Inconsistent {
+        origin: origin.to_string(),
+        message,
+    };
+    if schemes.iter().all(|s| s.is_empty()) {
+        return Err(inconsistent(
+            "enforce.auth.enabled is true, enforce.auth.schemes must be configured".into(),
+        ));
+    }
+    for scheme in &schemes {
+        let known = matches!(scheme.as_str(), "ip" | "digest")
+            || d.sasl.auth_provider_schemes.contains(scheme);
+        if !known {
+            return Err(inconsistent(format!(
+                "authentication scheme {scheme:?} in enforce.auth.schemes is not available \
+                 (sasl needs authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)"
+            )));
+        }
+    }
+    Ok(schemes)
+}
+
+fn nonempty(v: &str) -> Result<String, String> {
+    if v.is_empty() {
+        return Err("expected a value".into());
+    }
+    Ok(v.to_string())
 }
 
 fn unknown_key_warning(key: &str, e: &Entry) -> ConfigWarning {
@@ -362,7 +455,8 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
         key,
         hint,
     };
-    let data_dir = d.data_dir.ok_or_else(|| missing("dataDir", ""))?;
+    let data_dir = d.data_dir.clone().ok_or_else(|| missing("dataDir", ""))?;
+    let enforce = enforce_auth_schemes(&d, origin)?;
     let tick = d.tick_time_ms.unwrap_or(DEFAULT_TICK_TIME_MS);
     let min = d.session_timeout_ms_min.unwrap_or(tick.saturating_mul(2));
     let max = d.session_timeout_ms_max.unwrap_or(tick.saturating_mul(20));
@@ -445,6 +539,10 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
         skip_acl: d.skip_acl.unwrap_or(false),
         enforce_quota: d.enforce_quota.unwrap_or(false),
         super_digest: d.super_digest,
+        sasl: SaslConfig {
+            enforce_auth_schemes: enforce,
+            ..d.sasl
+        },
     })
 }
 

@@ -130,6 +130,73 @@ pub struct Config {
     /// (`zookeeper.DigestAuthenticationProvider.superDigest`): the digest id
     /// whose `addauth digest` makes a connection the super user.
     pub super_digest: Option<String>,
+    /// SASL settings (`java.security.auth.login.config`, `authProvider.N`,
+    /// `superUser`, `sasl.serverconfig`).
+    pub sasl: SaslConfig,
+}
+
+/// ZooKeeper's `sasl.serverconfig` default: the JAAS section of the server.
+pub const DEFAULT_SASL_SERVER_SECTION: &str = "Server";
+
+/// What ZooKeeper takes from system properties for SASL, as Warden reads it
+/// from zoo.cfg (and the JAAS path also from `SERVER_JVMFLAGS`/`JVMFLAGS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslConfig {
+    /// The JAAS login configuration file with the DIGEST-MD5 users; `None`
+    /// = SASL off.
+    pub jaas_login_config: Option<PathBuf>,
+    /// The JAAS section naming the users (`zookeeper.sasl.serverconfig`).
+    pub server_section: String,
+    /// Extra ACL schemes from `authProvider.N` lines (`sasl` for
+    /// `org.apache.zookeeper.server.auth.SASLAuthenticationProvider`).
+    pub auth_provider_schemes: Vec<String>,
+    /// `zookeeper.superUser` (and `zookeeper.superUser.*`): SASL ids that
+    /// are also the super user.
+    pub super_users: Vec<String>,
+    /// `enforce.auth.schemes` when `enforce.auth.enabled` (or `sasl` with
+    /// `sessionRequireClientSASLAuth`): a connection must hold an identity
+    /// of one of them before any request other than auth and SASL; empty =
+    /// not enforced.
+    pub enforce_auth_schemes: Vec<String>,
+    /// `allowSaslFailedClients`: keep a connection whose SASL exchange
+    /// failed (unless SASL is enforced).
+    pub allow_sasl_failed_clients: bool,
+}
+
+impl SaslConfig {
+    /// `AuthenticationHelper.isSaslAuthRequired`.
+    pub fn sasl_required(&self) -> bool {
+        self.enforce_auth_schemes.iter().any(|s| s == "sasl")
+    }
+}
+
+impl Default for SaslConfig {
+    fn default() -> Self {
+        SaslConfig {
+            jaas_login_config: None,
+            server_section: DEFAULT_SASL_SERVER_SECTION.to_string(),
+            auth_provider_schemes: Vec::new(),
+            super_users: Vec::new(),
+            enforce_auth_schemes: Vec::new(),
+            allow_sasl_failed_clients: false,
+        }
+    }
+}
+
+/// The system property naming the JAAS file, as the JVM spells it.
+pub const JAAS_PROPERTY: &str = "java.security.auth.login.config";
+
+/// The JAAS path in JVM flags (`-Djava.security.auth.login.config=PATH`,
+/// the way ZooKeeper's `zkServer.sh` is given it through `SERVER_JVMFLAGS`
+/// or `JVMFLAGS`); the last one wins, as with the JVM. Flags are split on
+/// whitespace (no shell quoting).
+pub fn jaas_path_from_jvm_flags(flags: &str) -> Option<PathBuf> {
+    let prefix = format!("-D{JAAS_PROPERTY}=");
+    flags
+        .split_whitespace()
+        .filter_map(|flag| flag.strip_prefix(&prefix))
+        .rfind(|path| !path.is_empty())
+        .map(PathBuf::from)
 }
 
 /// A key that was accepted but did not (fully) take effect.
@@ -196,7 +263,7 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
         match path {
             Some(p) => Self::from_file(p),
-            None => Self::parse(EMBEDDED_DEFAULT, EMBEDDED_ORIGIN),
+            None => Self::parse_with_jvm_flags(EMBEDDED_DEFAULT, EMBEDDED_ORIGIN, &env_jvm_flags()),
         }
     }
 
@@ -225,6 +292,10 @@ impl Config {
         jvm_flags: &str,
     ) -> Result<Loaded, ConfigError> {
         let mut loaded = keys::parse_text(text, origin, jvm_flags)?;
+        // zoo.cfg's `java.security.auth.login.config` wins over the flag.
+        if loaded.config.sasl.jaas_login_config.is_none() {
+            loaded.config.sasl.jaas_login_config = jaas_path_from_jvm_flags(jvm_flags);
+        }
         if !loaded.config.servers.is_empty() {
             let id = read_myid(&loaded.config.data_dir)?;
             keys::apply_my_id(&mut loaded.config, id, origin)?;

@@ -521,6 +521,50 @@ fn acl_and_quota_switches() {
 }
 
 #[test]
+fn sasl_keys() {
+    assert_eq!(cfg("").sasl, SaslConfig::default());
+    assert_eq!(cfg("").sasl.server_section, "Server");
+    let loaded = parse_ok(
+        "java.security.auth.login.config=/etc/zk/jaas.conf\n\
+         authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         zookeeper.authProvider.2=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         authProvider.3=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n\
+         authProvider.x509=com.example.X509Provider\n\
+         superUser=alice\nzookeeper.superUser.2=bob\n\
+         zookeeper.sasl.serverconfig=ZkServer\n",
+    );
+    let sasl = &loaded.config.sasl;
+    assert_eq!(
+        sasl.jaas_login_config,
+        Some(PathBuf::from("/etc/zk/jaas.conf"))
+    );
+    assert_eq!(sasl.auth_provider_schemes, vec!["sasl".to_string()]);
+    assert_eq!(sasl.super_users, vec!["alice".to_string(), "bob".into()]);
+    assert_eq!(sasl.server_section, "ZkServer");
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0]
+        .message
+        .contains("com.example.X509Provider is not implemented"));
+    assert_invalid("superUser=\n", "superUser", "", "expected a value");
+}
+
+#[test]
+fn jaas_path_from_jvm_flags() {
+    assert_eq!(super::jaas_path_from_jvm_flags(""), None);
+    assert_eq!(
+        super::jaas_path_from_jvm_flags(
+            "-Xmx1g -Djava.security.auth.login.config=/a.conf  -Dfoo=bar \
+             -Djava.security.auth.login.config=/b.conf"
+        ),
+        Some(PathBuf::from("/b.conf"))
+    );
+    assert_eq!(
+        super::jaas_path_from_jvm_flags("-Djava.security.auth.login.config="),
+        None
+    );
+}
+
+#[test]
 fn jvm_flags_set_system_properties_and_zoo_cfg_wins() {
     let flags = "-Xmx1g -Dzookeeper.enforceQuota=true -Dzookeeper.skipACL=yes \
                  -Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= -Dfoo=bar";
@@ -542,4 +586,33 @@ fn jvm_flags_set_system_properties_and_zoo_cfg_wins() {
     assert_eq!(c.tick_time_ms, 3000);
     let e = Config::parse_with_jvm_flags(BASE, "t.cfg", "-Dzookeeper.skipACL=on").unwrap_err();
     assert!(e.to_string().contains("JVMFLAGS"), "{e}");
+}
+
+#[test]
+fn enforce_auth_keys() {
+    assert!(cfg("").sasl.enforce_auth_schemes.is_empty());
+    let sasl_provider =
+        "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n";
+    let c = cfg(&format!(
+        "{sasl_provider}enforce.auth.enabled=TRUE\nzookeeper.enforce.auth.schemes=sasl, digest\n\
+         allowSaslFailedClients=true\n"
+    ));
+    assert_eq!(c.sasl.enforce_auth_schemes, vec!["sasl", "digest"]);
+    assert!(c.sasl.sasl_required() && c.sasl.allow_sasl_failed_clients);
+    // Schemes without enforce.auth.enabled do nothing (Boolean.parseBoolean).
+    let off = cfg("enforce.auth.enabled=yes\nenforce.auth.schemes=digest\n");
+    assert!(off.sasl.enforce_auth_schemes.is_empty());
+    // sessionRequireClientSASLAuth overrides both.
+    let c = cfg(&format!(
+        "{sasl_provider}sessionRequireClientSASLAuth=true\nenforce.auth.enabled=true\nenforce.auth.schemes=ip\n"
+    ));
+    assert_eq!(c.sasl.enforce_auth_schemes, vec!["sasl"]);
+    assert!(err_extra("enforce.auth.enabled=true\n")
+        .contains("enforce.auth.schemes must be configured"));
+    let m = err_extra("enforce.auth.enabled=true\nenforce.auth.schemes=sasl\n");
+    assert!(
+        m.contains("\"sasl\" in enforce.auth.schemes is not available"),
+        "{m}"
+    );
+    assert!(err_extra("sessionRequireClientSASLAuth=true\n").contains("not available"));
 }

@@ -18,6 +18,8 @@ pub mod storage;
 
 use crate::config::Config;
 use crate::preflight;
+use crate::sasl::jaas::JaasError;
+use crate::sasl::SaslService;
 use crate::sequencer::core::{Event, Sequencer, SequencerConfig};
 use crate::sequencer::outcome::Batch;
 use crate::sequencer::prep::PrepContext;
@@ -66,6 +68,8 @@ pub enum ServerError {
     ClusterNotBuilt,
     #[error("storage: {0}")]
     Storage(String),
+    #[error(transparent)]
+    Sasl(#[from] JaasError),
 }
 
 /// Starts the server and serves until the process is killed.
@@ -74,6 +78,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         return Err(ServerError::ClusterNotBuilt);
     }
     let shards = config.shards.max(1);
+    let sasl = SaslService::from_config(&config)?.map(Arc::new);
     if let Some(warning) = preflight::check_environment(IO_MEMORY_BYTES, shards + 1)? {
         tracing::warn!("{warning}");
     }
@@ -99,6 +104,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
                 config: config.clone(),
                 peers: peers.clone(),
                 visibility: visibility.clone(),
+                sasl: sasl.clone(),
             },
             tree: Arc::new(tree.clone()),
             batches,
@@ -139,7 +145,7 @@ fn sequencer_config(config: &Config, password_secret: u64) -> SequencerConfig {
         prep: PrepContext {
             extended_types_enabled: config.extended_types_enabled,
             reconfig_enabled: false,
-            extra_auth_schemes: Vec::new(),
+            extra_auth_schemes: config.sasl.auth_provider_schemes.clone(),
             enforce_quota: config.enforce_quota,
             quota_log: Default::default(),
         },

@@ -6,10 +6,17 @@
 //! observe its change (the shard fires watches before releasing replies);
 //! bad bytes close this connection only, with one log line; a client that
 //! stops reading is closed once its outbound buffer passes its bound.
+//!
+//! Outbound bytes leave either through the connection's writer task or,
+//! for what a published batch releases, directly from the shard at the end
+//! of the batch (see [`super::flush`]); a direct send happens only while
+//! the writer holds nothing, so the two never reorder bytes.
 
 use super::auth;
+use super::flush::{send_nonblocking, FlushQueue, Sent};
 use super::pipeline::{Pipeline, Ready};
 use super::reads;
+use super::sasl;
 use super::state::Shard;
 use crate::proto::connect::{decode_connect_request, encode_connect_response, ConnectResponse};
 use crate::proto::decode::decode_request;
@@ -19,11 +26,12 @@ use crate::proto::jute::DecodeError;
 use crate::proto::requests::{Request, RequestHeader};
 use crate::proto::responses::{ReplyHeader, Response};
 use crate::proto::types::{ClientInfo, ErrorCode, Id, SessionId, WatcherEvent, Zxid};
+use crate::sasl::digest_md5::DigestMd5Server;
 use crate::sequencer::core::{ConnectAttempt, Event};
 use crate::sequencer::outcome::{Origin, Outcome, Reply};
 use crate::server::stats::ConnectionCounters;
-use bytes::{Bytes, BytesMut};
-use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{Buf, Bytes, BytesMut};
+use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
@@ -34,8 +42,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Read buffer chunk size.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Most bytes one read takes from a socket (the size of the shard's
+/// scratch buffer, see [`read_more`]).
+pub(crate) const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// A read waiting behind one of its session's writes.
 #[derive(Debug)]
@@ -85,6 +94,11 @@ pub struct Connection {
     pipeline: RefCell<Pipeline<Deferred, Completed>>,
     outbound: RefCell<BytesMut>,
     outbound_bytes_max: usize,
+    /// The writer task holds a chunk it has not finished writing.
+    writing: Cell<bool>,
+    /// Noted in the shard's flush queue for the batch being applied.
+    flush_noted: Cell<bool>,
+    flush: Rc<FlushQueue>,
     writer_wake: LocalSender<()>,
     writer_wake_rx: RefCell<Option<LocalReceiver<()>>>,
     handshake: RefCell<Option<LocalSender<Handshake>>>,
@@ -92,6 +106,8 @@ pub struct Connection {
     auth: RefCell<Arc<[Id]>>,
     /// `skipACL`: ACL checks see a super id.
     skip_acl: bool,
+    /// This connection's SASL exchange, once the client starts one.
+    sasl: RefCell<Option<DigestMd5Server>>,
     counters: RefCell<Arc<ConnectionCounters>>,
 }
 
@@ -111,12 +127,16 @@ impl Connection {
             pipeline: RefCell::new(Pipeline::new(limits.pending_requests_max)),
             outbound: RefCell::new(BytesMut::new()),
             outbound_bytes_max: limits.outbound_bytes_max,
+            writing: Cell::new(false),
+            flush_noted: Cell::new(false),
+            flush: shard.flush.clone(),
             writer_wake,
             writer_wake_rx: RefCell::new(Some(writer_wake_rx)),
             handshake: RefCell::new(None),
             pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
             auth: RefCell::new(Arc::from(vec![Id::new("ip", &auth::ip_id(peer.ip()))])),
             skip_acl: shard.config.skip_acl,
+            sasl: RefCell::new(None),
             counters: RefCell::new(Arc::default()),
         })
     }
@@ -152,6 +172,18 @@ impl Connection {
             auth::zookeeper_order(&mut ids);
             *auth = Arc::from(ids);
         }
+    }
+
+    /// `AuthenticationHelper.enforceAuthentication`: true unless schemes
+    /// are enforced and this connection has proved none of them.
+    fn meets_enforced_auth(&self, shard: &Shard) -> bool {
+        let enforced = &shard.config.sasl.enforce_auth_schemes;
+        enforced.is_empty()
+            || self
+                .auth
+                .borrow()
+                .iter()
+                .any(|id| enforced.contains(&id.scheme))
     }
 
     pub fn outstanding(&self) -> usize {
@@ -197,7 +229,7 @@ impl Connection {
         reader: &mut R,
     ) -> Result<(), String> {
         let mut buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
-        if !fill_to(reader, &mut buffer, 4).await? {
+        if !fill_to(reader, &mut buffer, 4, &shard.read_scratch).await? {
             return Ok(());
         }
         if let Some(word) =
@@ -242,7 +274,7 @@ impl Connection {
                 }
                 Err(error) => return Err(format!("bad frame: {error}")),
             }
-            if !read_more(reader, buffer).await? {
+            if !read_more(reader, buffer, &shard.read_scratch).await? {
                 return Ok(None);
             }
         }
@@ -302,7 +334,6 @@ impl Connection {
             Err(error) => return Err(format!("undecodable request: {error}")),
         };
         match request {
-            Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             Request::Auth(packet) => {
                 let peer_ip = auth::ip_id(self.peer.ip());
                 let super_digest = shard.config.super_digest.as_deref();
@@ -317,6 +348,37 @@ impl Connection {
                     self.close_after_flush("authentication failed");
                 }
             }
+            Request::Sasl(token) => {
+                let answer = {
+                    let mut exchange = self.sasl.borrow_mut();
+                    let policy = sasl::FailurePolicy::from_config(&shard.config.sasl);
+                    sasl::answer(
+                        shard.sasl.as_deref(),
+                        &mut exchange,
+                        &token,
+                        self.id,
+                        policy,
+                    )
+                };
+                self.add_identities(answer.identities);
+                // ZooKeeper answers SASL outside its request pipeline, with
+                // zxid 0, like auth packets.
+                self.send_reply(shard, header.xid, 0, answer.reply, received);
+                if answer.close {
+                    self.close_after_flush("SASL authentication failed");
+                }
+            }
+            _ if !self.meets_enforced_auth(shard) => {
+                tracing::warn!(
+                    conn = self.id,
+                    "no identity of a scheme in enforce.auth.schemes {:?}; closing the connection",
+                    shard.config.sasl.enforce_auth_schemes
+                );
+                let code = ErrorCode::SessionClosedRequireSaslAuth;
+                self.send_reply(shard, header.xid, 0, Err(code), received);
+                self.close_after_flush("authentication required");
+            }
+            Request::Ping => self.reply_now(shard, header.xid, Ok(Response::Empty), received),
             request if request.needs_sequencer() => {
                 self.queue_write(shard, header, request, received).await?
             }
@@ -512,10 +574,14 @@ impl Connection {
 
     /// Queues a watch notification.
     pub fn send_event(&self, shard: &Shard, event: &WatcherEvent) {
+        self.send_notification(shard, &notification_frame(event));
+    }
+
+    /// Queues a notification frame made by [`notification_frame`] (one
+    /// frame serves every watcher of an event: it names no session).
+    pub fn send_notification(&self, shard: &Shard, frame: &[u8]) {
         shard.stats.notification_sent();
-        let mut out = BytesMut::new();
-        encode_notification(&mut out, event);
-        self.enqueue(&out);
+        self.enqueue(frame);
         self.counters
             .borrow()
             .sent
@@ -534,6 +600,35 @@ impl Connection {
         if too_much {
             self.close("client is not reading its replies (outbound buffer full)");
             return;
+        }
+        if self.flush.deferring() {
+            if !self.flush_noted.replace(true) {
+                self.flush.note(self.id);
+            }
+            return;
+        }
+        let _ = self.writer_wake.try_send(());
+    }
+
+    /// End of a batch: hands what is queued to the kernel now, without
+    /// blocking, if the writer task holds nothing; what the kernel does not
+    /// take stays queued, first, for the writer task.
+    pub(crate) fn flush_direct(&self) {
+        self.flush_noted.set(false);
+        let direct = matches!(self.phase.get(), Phase::Handshake | Phase::Active)
+            && !self.writing.get()
+            && self.fd.get() >= 0;
+        if direct {
+            let mut outbound = self.outbound.borrow_mut();
+            match send_nonblocking(self.fd.get(), &outbound) {
+                Sent::Bytes(n) if n == outbound.len() => {
+                    // Keeps the allocation for the next frame.
+                    outbound.clear();
+                    return;
+                }
+                Sent::Bytes(n) => outbound.advance(n),
+                Sent::WouldBlock | Sent::Failed => {}
+            }
         }
         let _ = self.writer_wake.try_send(());
     }
@@ -580,7 +675,10 @@ impl Connection {
         loop {
             let chunk = self.outbound.borrow_mut().split();
             if !chunk.is_empty() {
-                if writer.write_all(&chunk).await.is_err() {
+                self.writing.set(true);
+                let written = writer.write_all(&chunk).await;
+                self.writing.set(false);
+                if written.is_err() {
                     self.close("write failed");
                     return;
                 }
@@ -603,14 +701,22 @@ impl Connection {
     }
 }
 
+/// One watch notification frame (xid -1, zxid -1, err 0, the event).
+pub fn notification_frame(event: &WatcherEvent) -> Bytes {
+    let mut out = BytesMut::new();
+    encode_notification(&mut out, event);
+    out.freeze()
+}
+
 /// Reads until `buffer` holds at least `want` bytes; false on a clean EOF.
 async fn fill_to<R: AsyncRead + Unpin>(
     reader: &mut R,
     buffer: &mut BytesMut,
     want: usize,
+    scratch: &RefCell<Vec<u8>>,
 ) -> Result<bool, String> {
     while buffer.len() < want {
-        if !read_more(reader, buffer).await? {
+        if !read_more(reader, buffer, scratch).await? {
             return Ok(false);
         }
     }
@@ -618,17 +724,27 @@ async fn fill_to<R: AsyncRead + Unpin>(
 }
 
 /// Reads one chunk into `buffer`; false on EOF.
+///
+/// The bytes land in `scratch`, the shard's one read buffer, and are copied
+/// out in the same poll: `poll_read` cannot keep the slice it is given, so
+/// connections share it, and no read has to zero a fresh 64 KiB chunk.
 async fn read_more<R: AsyncRead + Unpin>(
     reader: &mut R,
     buffer: &mut BytesMut,
+    scratch: &RefCell<Vec<u8>>,
 ) -> Result<bool, String> {
-    let mut chunk = [0u8; READ_CHUNK_BYTES];
-    match reader.read(&mut chunk).await {
-        Ok(0) => Ok(false),
-        Ok(n) => {
+    let read = std::future::poll_fn(|cx| {
+        let mut chunk = scratch.borrow_mut();
+        let polled = std::pin::Pin::new(&mut *reader).poll_read(cx, &mut chunk);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
             buffer.extend_from_slice(&chunk[..n]);
-            Ok(true)
         }
+        polled
+    })
+    .await;
+    match read {
+        Ok(0) => Ok(false),
+        Ok(_) => Ok(true),
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(false),
         Err(error) => Err(format!("read failed: {error}")),
     }

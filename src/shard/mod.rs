@@ -9,9 +9,11 @@
 
 pub mod auth;
 pub mod connection;
+pub mod flush;
 pub mod peers;
 pub mod pipeline;
 pub mod reads;
+pub mod sasl;
 pub mod state;
 pub mod visibility;
 

@@ -71,7 +71,8 @@ pub fn serve(
             }
         }
         Request::WhoAmI => Ok(Response::WhoAmI(connection.identities())),
-        Request::Sasl(_) => Err(ErrorCode::Unimplemented),
+        // Answered by the connection itself (`super::sasl`), never queued.
+        Request::Sasl(_) => Err(ErrorCode::SystemError),
         _ => tree::read::read_as(tree, session, &connection.auth_ids(), request),
     }
 }

@@ -1,17 +1,26 @@
 //! The shard's state and its three loops: accept connections, apply
 //! published batches, report session activity to the sequencer.
+//!
+//! A batch is applied in one go, without awaiting: switch the tree
+//! version, fire watches, release replies; everything it queues for
+//! clients is then flushed connection by connection (see [`super::flush`]),
+//! so each watch event is sent before any reply of the same batch or later
+//! on that connection.
 
-use super::connection::Connection;
+use super::connection::{notification_frame, Connection, READ_CHUNK_BYTES};
+use super::flush::FlushQueue;
 use super::peers::{ShardPeers, ShardQuery, WatchReport};
 use super::visibility::Visibility;
 use crate::config::Config;
 use crate::proto::types::{perms, Acl, EventType, SessionId, WatcherEvent};
+use crate::sasl::SaslService;
 use crate::sequencer::core::Event;
 use crate::sequencer::outcome::{Batch, Outcome, Reply};
 use crate::server::stats::ServerStats;
 use crate::tree::{acl, Change, Tree};
 use crate::watch::{NodeChange, WatchTable, WatcherId};
 use async_channel::{Receiver, Sender};
+use bytes::Bytes;
 use glommio::net::TcpListener;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -47,6 +56,8 @@ pub struct ServerShared {
     pub config: Arc<Config>,
     pub peers: ShardPeers,
     pub visibility: Arc<Visibility>,
+    /// DIGEST-MD5 users; `None` = SASL off.
+    pub sasl: Option<Arc<SaslService>>,
 }
 
 /// One shard's state, shared by its tasks (single-threaded).
@@ -58,12 +69,18 @@ pub struct Shard {
     pub config: Arc<Config>,
     pub peers: ShardPeers,
     visibility: Arc<Visibility>,
+    pub sasl: Option<Arc<SaslService>>,
     tree: RefCell<Arc<Tree>>,
     /// Batches this shard has applied.
     applied: Cell<u64>,
     /// Connections whose next read waits for `applied` to reach a count.
     waiting_reads: RefCell<Vec<(u64, u64)>>,
     pub(crate) watches: RefCell<WatchTable>,
+    /// The one buffer every connection's socket reads land in (see
+    /// `connection::read_more`).
+    pub(crate) read_scratch: RefCell<Vec<u8>>,
+    /// Connections with bytes released by the batch being applied.
+    pub(crate) flush: Rc<FlushQueue>,
     connections: RefCell<HashMap<u64, Rc<Connection>>>,
     sessions: RefCell<HashMap<SessionId, u64>>,
     touched: RefCell<HashSet<SessionId>>,
@@ -86,10 +103,13 @@ impl Shard {
             config: shared.config,
             peers: shared.peers,
             visibility: shared.visibility,
+            sasl: shared.sasl,
             tree: RefCell::new(tree),
             applied: Cell::new(0),
             waiting_reads: RefCell::new(Vec::new()),
             watches: RefCell::new(watches),
+            flush: Rc::new(FlushQueue::new()),
+            read_scratch: RefCell::new(vec![0; READ_CHUNK_BYTES]),
             connections: RefCell::new(HashMap::new()),
             sessions: RefCell::new(HashMap::new()),
             touched: RefCell::new(HashSet::new()),
@@ -212,11 +232,22 @@ impl Shard {
             {
                 self.visibility.release(count);
             }
+            self.flush.begin();
             for outcome in &batch.outcomes {
                 self.apply_outcome(outcome);
             }
             self.applied.set(count);
             self.wake_waiting_reads();
+            self.flush_released();
+        }
+    }
+
+    /// Sends what the batch just applied released, one connection at a time.
+    fn flush_released(&self) {
+        for id in self.flush.finish() {
+            if let Some(connection) = self.connection(id) {
+                connection.flush_direct();
+            }
         }
     }
 
@@ -282,14 +313,27 @@ impl Shard {
                 }
             }
         }
+        // The watchers of one trigger get the same event in a row: the
+        // frame is encoded once for them all.
+        let mut frame: Option<(WatcherEvent, Bytes)> = None;
         for (watcher, event, acl) in fired {
-            if let Some(connection) = self.connection(watcher.0) {
-                // ZooKeeper drops an event (the one-shot watch is still
-                // used up) when the watcher may not READ the node.
-                if acl::check_acl(acl, perms::READ, &connection.auth_ids()).is_ok() {
-                    connection.send_event(self, &event);
-                }
+            let Some(connection) = self.connection(watcher.0) else {
+                continue;
+            };
+            // ZooKeeper drops an event (the one-shot watch is still used
+            // up) when the watcher may not READ the node.
+            if acl::check_acl(acl, perms::READ, &connection.auth_ids()).is_err() {
+                continue;
             }
+            let bytes = match &frame {
+                Some((last, bytes)) if *last == event => bytes.clone(),
+                _ => {
+                    let bytes = notification_frame(&event);
+                    frame = Some((event, bytes.clone()));
+                    bytes
+                }
+            };
+            connection.send_notification(self, &bytes);
         }
     }
 

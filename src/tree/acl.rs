@@ -13,6 +13,7 @@ fn provider_accepts(scheme: &str, id: &str, extra_schemes: &[String]) -> bool {
     match scheme {
         "ip" => ip_valid(id),
         "digest" => java_split_count(id, ':') == 2,
+        "sasl" if extra_schemes.iter().any(|s| s == "sasl") => crate::sasl::acl_id_valid(id),
         other => extra_schemes.iter().any(|s| s == other),
     }
 }
@@ -95,6 +96,7 @@ fn id_matches(auth: &Id, acl_id: &Id) -> bool {
     auth.scheme == acl_id.scheme
         && match auth.scheme.as_str() {
             "ip" => ip_matches(&auth.id, &acl_id.id),
+            "sasl" => crate::sasl::acl_id_matches(&auth.id, &acl_id.id),
             _ => auth.id == acl_id.id,
         }
 }
@@ -287,6 +289,38 @@ mod tests {
             assert_eq!(fixup_acl(&input, ids, &[]), want, "{input:?}");
         }
         assert!(fixup_acl(&[acl(31, "sasl", "bob")], &[], &["sasl".to_string()]).is_ok());
+    }
+
+    #[test]
+    fn sasl_scheme() {
+        let sasl = ["sasl".to_string()];
+        // SASLAuthenticationProvider.isValid: Kerberos principal syntax.
+        assert!(fixup_acl(&[acl(31, "sasl", "zk/host@REALM")], &[], &sasl).is_ok());
+        assert_eq!(
+            fixup_acl(&[acl(31, "sasl", "a@b@c")], &[], &sasl),
+            Err(ErrorCode::InvalidAcl)
+        );
+        // `auth` expands to the sasl identity (the provider is authenticated).
+        let alice = vec![Id::new("ip", "127.0.0.1"), Id::new("sasl", "alice")];
+        assert_eq!(
+            fixup_acl(&[acl(31, "auth", "")], &alice, &sasl),
+            Ok(vec![acl(31, "sasl", "alice")])
+        );
+        let node = vec![acl(perms::READ, "sasl", "alice")];
+        assert_eq!(check_acl(&node, perms::READ, &alice), Ok(()));
+        let bob = [Id::new("sasl", "bob")];
+        assert_eq!(check_acl(&node, perms::READ, &bob), Err(ErrorCode::NoAuth));
+        // A digest id of the same name is another identity.
+        let digest = [Id::new("digest", "alice")];
+        assert_eq!(
+            check_acl(&node, perms::READ, &digest),
+            Err(ErrorCode::NoAuth)
+        );
+        // SASLAuthenticationProvider.matches: the user named super matches all.
+        assert_eq!(
+            check_acl(&node, perms::READ, &[Id::new("sasl", "super")]),
+            Ok(())
+        );
     }
 
     #[test]

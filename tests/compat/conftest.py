@@ -30,6 +30,14 @@ def pytest_report_header(config):
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "server_options(**kw): keyword arguments for the server under test "
+        "(extra_cfg=dict of zoo.cfg lines, jaas=JAAS file text)",
+    )
+
+
 @pytest.fixture(scope="session")
 def target():
     """'warden' or 'zookeeper'."""
@@ -40,9 +48,11 @@ def target():
 def server(request):
     """A fresh server under test: free loopback port, empty data dir.
 
-    Its log is attached to the report of a failing test.
+    Its log is attached to the report of a failing test. A test marked
+    ``server_options(...)`` gets a server started with those options.
     """
-    yield from serve(request, make_target_server())
+    options = request.node.get_closest_marker("server_options")
+    yield from serve(request, make_target_server(**(options.kwargs if options else {})))
 
 
 def serve(request, srv):
@@ -84,6 +94,7 @@ class _SessionLog(logging.Handler):
         super().__init__(level=1)
         self.negotiated = []
         self.expired = 0
+        self.auth_failed = 0
 
     def emit(self, record):
         m = re.search(r"negotiated session timeout: (\d+)", record.getMessage())
@@ -91,6 +102,8 @@ class _SessionLog(logging.Handler):
             self.negotiated.append(int(m.group(1)))
         if "Session has expired" in record.getMessage():
             self.expired += 1
+        if "AUTH_FAILED closing" in record.getMessage():
+            self.auth_failed += 1
         if record.levelno >= logging.INFO:
             logging.getLogger("kazoo.client").handle(record)
 
@@ -98,6 +111,11 @@ class _SessionLog(logging.Handler):
 def expiries_seen(client):
     """How many times kazoo was told its session had expired."""
     return client._compat_session_log.expired
+
+
+def auth_failures_seen(client):
+    """How many times kazoo gave up a connection as AUTH_FAILED."""
+    return client._compat_session_log.auth_failed
 
 
 def negotiated_timeout(client):

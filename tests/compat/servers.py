@@ -14,6 +14,11 @@ Extra settings go to both kinds alike: ``extra_cfg`` keys are written to
 zoo.cfg (ZooKeeper sets a key it does not know, e.g. ``enforceQuota``, as
 the system property ``zookeeper.<key>``), and ``jvm_flags`` (``-D...``) are
 given to ZooKeeper's JVM and to Warden as ``$SERVER_JVMFLAGS``.
+
+A server given ``jaas`` (the text of a JAAS login configuration) writes it to
+``jaas.conf`` next to zoo.cfg and is pointed at it the way each is configured
+in production: ZooKeeper with ``-Djava.security.auth.login.config=...`` on the
+JVM command line, Warden with the same flag in ``SERVER_JVMFLAGS``.
 """
 
 import os
@@ -77,7 +82,7 @@ class Server:
 
     kind = None
 
-    def __init__(self, shards=None, extra_cfg=None, jvm_flags=None):
+    def __init__(self, shards=None, extra_cfg=None, jvm_flags=None, jaas=None):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.shards = shards_from_env() if shards is None else shards
@@ -88,6 +93,10 @@ class Server:
         self.log_path = self.dir / "server.log"
         self.extra_cfg = dict(extra_cfg or {})
         self.jvm_flags = list(jvm_flags or [])
+        self.jaas_path = None
+        if jaas is not None:
+            self.jaas_path = self.dir / "jaas.conf"
+            self.jaas_path.write_text(jaas)
         self.proc = None
         self._log = None
 
@@ -120,8 +129,15 @@ class Server:
     def command(self):
         raise NotImplementedError
 
+    def jaas_flags(self):
+        """The JVM flag naming the JAAS file, if there is one."""
+        if self.jaas_path is None:
+            return []
+        return [f"-Djava.security.auth.login.config={self.jaas_path}"]
+
     def environment(self):
-        return None
+        """The server process's environment."""
+        return dict(os.environ)
 
     def describe(self):
         return f"{self.kind} on {self.hosts}"
@@ -141,6 +157,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 env=self.environment(),
                 cwd=self.dir,
+                env=self.environment(),
                 start_new_session=True,
             )
         except OSError as e:
@@ -233,9 +250,9 @@ class WardenServer(Server):
         return [str(self.binary), "server", "--config", str(self.cfg_path)]
 
     def environment(self):
-        env = dict(os.environ)
+        env = super().environment()
         env.pop("JVMFLAGS", None)
-        env["SERVER_JVMFLAGS"] = " ".join(self.jvm_flags)
+        env["SERVER_JVMFLAGS"] = " ".join(self.jvm_flags + self.jaas_flags())
         return env
 
 
@@ -262,6 +279,7 @@ class ZooKeeperServer(Server):
             "-Dzookeeper.4lw.commands.whitelist=*",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
             *self.jvm_flags,
+            *self.jaas_flags(),
             "-cp",
             ZK_CLASSPATH,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",

@@ -502,12 +502,20 @@ impl Client {
         self.stream.read(buffer).unwrap_or(0)
     }
 
-    /// True when the server has closed this connection.
+    /// True when the server closes this connection within 5 s (EOF or a
+    /// reset; a read that merely times out is an open connection).
     pub fn is_closed(&mut self) -> bool {
         self.stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let mut byte = [0u8; 1];
-        matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
+        match self.stream.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
     }
 }
