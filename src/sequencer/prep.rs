@@ -82,7 +82,12 @@ pub fn execute_as(
     let op = match req {
         Request::Create(op, r) => WriteOp::Create(*op, r),
         Request::Delete(r) => WriteOp::Delete(r),
-        Request::DeleteContainer(p) => WriteOp::DeleteContainer(p),
+        // A client's deleteContainer (opcode 20) never deletes anything:
+        // ZooKeeper 3.8 reads its path from the whole request buffer, request
+        // header bytes included, so the path never starts with '/'. Only the
+        // container sweep deletes containers ([`sweep_delete`]), and it
+        // checks no ACL, so a client must never reach that code.
+        Request::DeleteContainer(_) => return failed(tree, header, ErrorCode::BadArguments),
         Request::SetData(r) => WriteOp::SetData(r),
         Request::SetAcl(r) => WriteOp::SetAcl(r),
         Request::Check(r) => WriteOp::Check(r),

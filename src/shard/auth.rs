@@ -16,9 +16,30 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::sync::Arc;
 
+/// The `ip` id of a client at `addr`, as ZooKeeper's IPAuthenticationProvider
+/// gets it from Java's `InetAddress.getHostAddress()`: an IPv4 client that
+/// reached a dual-stack (`::`) listener is plain IPv4 (Java never shows
+/// v4-mapped addresses), so `ip:` ACLs match it; IPv6 is eight hex groups,
+/// uncompressed (`0:0:0:0:0:0:0:1`). A scope id is not shown.
+pub fn ip_id(addr: std::net::IpAddr) -> String {
+    match addr.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let groups: Vec<String> = v6.segments().iter().map(|g| format!("{g:x}")).collect();
+            groups.join(":")
+        }
+    }
+}
+
 /// `user:base64(sha1("user:password"))`.
 pub fn digest_id(user: &str, password: &str) -> String {
-    let hash = Sha1::digest(format!("{user}:{password}").as_bytes());
+    digest_of(&format!("{user}:{password}"))
+}
+
+/// `DigestAuthenticationProvider.generateDigest` of `user:password` text.
+fn digest_of(text: &str) -> String {
+    let user = text.split(':').next().unwrap_or_default();
+    let hash = Sha1::digest(text.as_bytes());
     let encoded = base64::engine::general_purpose::STANDARD.encode(hash);
     format!("{user}:{encoded}")
 }
@@ -28,22 +49,32 @@ pub fn super_id() -> Id {
     Id::new("super", "")
 }
 
-/// The identities an auth packet proves, in the order ZooKeeper adds them
-/// (`super` first when the digest is `super_digest`), or AuthFailed.
-pub fn authenticate(packet: &AuthPacket, super_digest: Option<&str>) -> Result<Vec<Id>, ErrorCode> {
+/// The identities an auth packet proves for a client at `peer_ip`, in the
+/// order ZooKeeper adds them, or AuthFailed, as ZooKeeper 3.8's built-in
+/// providers answer:
+/// - `digest` accepts any bytes: they are read as text (malformed UTF-8
+///   replaced) and the id is `<text before the first ':'>:base64(sha1(text))`,
+///   so `addauth digest alice` (no password) succeeds too; `super` comes
+///   first when that id is `super_digest`;
+/// - `ip` ignores the bytes and proves the client's own address;
+/// - any other scheme has no provider: AuthFailed.
+pub fn authenticate(
+    packet: &AuthPacket,
+    peer_ip: &str,
+    super_digest: Option<&str>,
+) -> Result<Vec<Id>, ErrorCode> {
     match packet.scheme.as_str() {
         "digest" => {
-            let text = std::str::from_utf8(&packet.auth).map_err(|_| ErrorCode::AuthFailed)?;
-            let (user, password) = text.split_once(':').ok_or(ErrorCode::AuthFailed)?;
-            let digest = digest_id(user, password);
+            let digest = digest_of(&String::from_utf8_lossy(&packet.auth));
             let mut ids = Vec::with_capacity(2);
             if super_digest == Some(digest.as_str()) {
-                tracing::info!(user, "authenticated as the super user");
+                tracing::info!("authenticated as the super user");
                 ids.push(super_id());
             }
             ids.push(Id::new("digest", &digest));
             Ok(ids)
         }
+        "ip" => Ok(vec![Id::new("ip", peer_ip)]),
         _ => Err(ErrorCode::AuthFailed),
     }
 }
@@ -135,27 +166,73 @@ mod tests {
     }
 
     #[test]
+    fn ip_ids_as_java_shows_addresses() {
+        let ip = |s: &str| ip_id(s.parse().unwrap());
+        assert_eq!(ip("127.0.0.1"), "127.0.0.1");
+        assert_eq!(ip("::ffff:10.1.2.3"), "10.1.2.3");
+        assert_eq!(ip("::1"), "0:0:0:0:0:0:0:1");
+        assert_eq!(ip("fe80::a:bc0d"), "fe80:0:0:0:0:0:a:bc0d");
+    }
+
+    #[test]
     fn auth_packets() {
         let ok = AuthPacket {
             auth_type: 0,
             scheme: "digest".into(),
             auth: Bytes::from_static(b"alice:secret"),
         };
-        let ids = authenticate(&ok, None).unwrap();
-        assert_eq!(ids.len(), 1);
-        let id = &ids[0];
-        assert!(id.id.starts_with("alice:"));
-        assert_eq!(client_info(id).user, "alice");
-        let no_colon = AuthPacket {
-            auth: Bytes::from_static(b"alice"),
-            ..ok.clone()
-        };
-        assert_eq!(authenticate(&no_colon, None), Err(ErrorCode::AuthFailed));
-        let unknown = AuthPacket {
-            scheme: "kerberos".into(),
+        let ids = authenticate(&ok, "127.0.0.1", None).unwrap();
+        assert_eq!(ids, vec![Id::new("digest", &digest_id("alice", "secret"))]);
+        assert_eq!(client_info(&ids[0]).user, "alice");
+        for scheme in ["kerberos", "world", "super", "auth", ""] {
+            let packet = AuthPacket {
+                scheme: scheme.into(),
+                ..ok.clone()
+            };
+            assert_eq!(
+                authenticate(&packet, "127.0.0.1", None),
+                Err(ErrorCode::AuthFailed),
+                "{scheme}"
+            );
+        }
+        let ip = AuthPacket {
+            scheme: "ip".into(),
+            auth: Bytes::from_static(b"10.9.9.9"),
             ..ok
         };
-        assert_eq!(authenticate(&unknown, None), Err(ErrorCode::AuthFailed));
+        assert_eq!(
+            authenticate(&ip, "127.0.0.1", None),
+            Ok(vec![Id::new("ip", "127.0.0.1")]),
+            "addauth ip proves the peer's own address, whatever it says"
+        );
+    }
+
+    /// ZooKeeper 3.8 accepts any digest credentials (found by tests/security.rs
+    /// against ZooKeeper 3.8.0): the user is the text before the first ':'
+    /// (all of it when there is none) and the hash covers the whole text.
+    #[test]
+    fn digest_accepts_any_bytes_as_zookeeper_does() {
+        let digest = |auth: &'static [u8]| {
+            let packet = AuthPacket {
+                auth_type: 0,
+                scheme: "digest".into(),
+                auth: Bytes::from_static(auth),
+            };
+            authenticate(&packet, "127.0.0.1", None).unwrap()[0]
+                .id
+                .clone()
+        };
+        let sha =
+            |text: &[u8]| base64::engine::general_purpose::STANDARD.encode(Sha1::digest(text));
+        assert_eq!(digest(b"alice"), format!("alice:{}", sha(b"alice")));
+        assert_eq!(digest(b""), format!(":{}", sha(b"")));
+        assert_eq!(digest(b":pw"), format!(":{}", sha(b":pw")));
+        assert_eq!(digest(b"a:b:c"), format!("a:{}", sha(b"a:b:c")));
+        // Malformed UTF-8 is read as U+FFFD, then hashed as UTF-8.
+        assert_eq!(
+            digest(b"u\xff:p"),
+            format!("u\u{fffd}:{}", sha("u\u{fffd}:p".as_bytes()))
+        );
     }
 
     #[test]
@@ -167,7 +244,7 @@ mod tests {
         };
         // The value ZooKeeper's docs give for super:test.
         let configured = Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
-        let ids = authenticate(&packet(b"super:test"), configured).unwrap();
+        let ids = authenticate(&packet(b"super:test"), "127.0.0.1", configured).unwrap();
         assert_eq!(
             ids,
             vec![
@@ -180,9 +257,14 @@ mod tests {
             "",
             "whoAmI shows super with no user"
         );
-        let wrong = authenticate(&packet(b"super:nottest"), configured).unwrap();
+        let wrong = authenticate(&packet(b"super:nottest"), "127.0.0.1", configured).unwrap();
         assert_eq!(wrong.len(), 1, "a wrong password is only a digest id");
-        assert_eq!(authenticate(&packet(b"super:test"), None).unwrap().len(), 1);
+        assert_eq!(
+            authenticate(&packet(b"super:test"), "127.0.0.1", None)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

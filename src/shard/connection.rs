@@ -134,7 +134,7 @@ impl Connection {
             writer_wake_rx: RefCell::new(Some(writer_wake_rx)),
             handshake: RefCell::new(None),
             pending: Rc::new(Semaphore::new(limits.pending_requests_max as u64)),
-            auth: RefCell::new(Arc::from(vec![Id::new("ip", &peer.ip().to_string())])),
+            auth: RefCell::new(Arc::from(vec![Id::new("ip", &auth::ip_id(peer.ip()))])),
             skip_acl: shard.config.skip_acl,
             sasl: RefCell::new(None),
             counters: RefCell::new(Arc::default()),
@@ -335,7 +335,9 @@ impl Connection {
         };
         match request {
             Request::Auth(packet) => {
-                let result = auth::authenticate(&packet, shard.config.super_digest.as_deref())
+                let peer_ip = auth::ip_id(self.peer.ip());
+                let super_digest = shard.config.super_digest.as_deref();
+                let result = auth::authenticate(&packet, &peer_ip, super_digest)
                     .map(|ids| self.add_identities(ids));
                 let failed = result.is_err();
                 // ZooKeeper answers auth packets outside its request pipeline

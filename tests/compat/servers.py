@@ -157,7 +157,6 @@ class Server:
                 stderr=subprocess.STDOUT,
                 env=self.environment(),
                 cwd=self.dir,
-                env=self.environment(),
                 start_new_session=True,
             )
         except OSError as e:

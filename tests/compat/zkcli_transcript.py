@@ -20,6 +20,12 @@ runs on the same event thread, after the notification.
 
 Sessions still open at the end get ``quit`` in order of first use.
 
+``A: !after 1.5 addauth kerberos x`` sends the command, waits that many
+seconds, and only then sends the end-of-output marker, so everything the
+command caused asynchronously lands in its own output.  It is for what no
+command can wait for, such as the AuthFailed event after a failed
+``addauth`` (zkCli sends the auth packet without waiting for its answer).
+
 Usage:  zkcli_transcript.py HOST:PORT SCRIPT [--raw]
 """
 
@@ -95,6 +101,10 @@ class CliSession:
             got.append(line)
 
     def run(self, cmd):
+        wait = 0.0
+        if cmd.startswith("!after "):
+            _, seconds, cmd = cmd.split(None, 2)
+            wait = float(seconds)
         self.proc.stdin.write(cmd + "\n")
         if cmd.split()[:1] == ["quit"]:
             self.proc.stdin.close()
@@ -105,6 +115,8 @@ class CliSession:
             # (racy, and nothing the server said): leave it out
             return [l for l in out if l not in ("", "WATCHER::")
                     and not l.startswith("WatchedEvent state:Closed")]
+        self.proc.stdin.flush()
+        time.sleep(wait)
         self.proc.stdin.write(MARKER_CMD + "\n")
         self.proc.stdin.flush()
         return self._read_until(lambda l: MARKER_RE.match(l) is not None, f"output of {cmd!r}")

@@ -19,10 +19,8 @@
 //! the op's own reply. The barrier also means every op sees all earlier ops.
 
 use super::gen::{AclChoice, CreateSpec, MultiOp, Op, QuotaOp, ReadKind, ReadOp, SLOTS};
-use crate::support::{Client, Frame};
-use base64::Engine;
+use crate::support::{digest, show_acl, Client, Frame};
 use bytes::Bytes;
-use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use warden::proto::requests::{self as rq, Request};
@@ -541,22 +539,6 @@ fn show(data: &NodeData) -> String {
         return "null".to_string();
     }
     format!("{:?}", String::from_utf8_lossy(data.as_slice()))
-}
-
-fn show_acl(acl: &[Acl]) -> String {
-    let parts: Vec<String> = acl
-        .iter()
-        .map(|a| format!("{}:{}={}", a.id.scheme, a.id.id, a.perms))
-        .collect();
-    format!("[{}]", parts.join(","))
-}
-
-/// `digest` ids as ZooKeeper's DigestAuthenticationProvider writes them,
-/// computed here independently of Warden's code.
-pub fn digest(user: &str, password: &str) -> String {
-    let hash = Sha1::digest(format!("{user}:{password}").as_bytes());
-    let encoded = base64::engine::general_purpose::STANDARD.encode(hash);
-    format!("{user}:{encoded}")
 }
 
 fn acl(choice: AclChoice) -> Vec<Acl> {

@@ -58,6 +58,95 @@ pub fn exists(path: &str, watch: bool) -> Request {
     })
 }
 
+/// `digest` ids as ZooKeeper's DigestAuthenticationProvider writes them
+/// (`user:base64(sha1("user:password"))`), computed here independently of
+/// Warden's code.
+pub fn digest(user: &str, password: &str) -> String {
+    use base64::Engine;
+    use sha1::{Digest, Sha1};
+    let hash = Sha1::digest(format!("{user}:{password}").as_bytes());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(hash);
+    format!("{user}:{encoded}")
+}
+
+/// One ACL entry.
+pub fn acl_entry(perms: i32, scheme: &str, id: &str) -> warden::proto::types::Acl {
+    warden::proto::types::Acl {
+        perms,
+        id: warden::proto::types::Id::new(scheme, id),
+    }
+}
+
+/// An ACL as `[scheme:id=perms,...]`, for transcripts and messages.
+pub fn show_acl(acl: &[warden::proto::types::Acl]) -> String {
+    let parts: Vec<String> = acl
+        .iter()
+        .map(|a| format!("{}:{}={}", a.id.scheme, a.id.id, a.perms))
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// A create under any of the four create opcodes, with an explicit ACL;
+/// `ttl` is sent only with createTTL.
+pub fn create_as(
+    op: OpCode,
+    path: &str,
+    acl: Vec<warden::proto::types::Acl>,
+    flags: i32,
+    ttl: Option<i64>,
+) -> Request {
+    Request::Create(
+        op,
+        warden::proto::requests::CreateRequest {
+            path: path.to_string(),
+            data: warden::proto::types::NodeData::copy_from_slice(b"d"),
+            acl,
+            flags,
+            ttl,
+        },
+    )
+}
+
+pub fn delete(path: &str, version: i32) -> Request {
+    Request::Delete(warden::proto::requests::DeleteRequest {
+        path: path.to_string(),
+        version,
+    })
+}
+
+pub fn set_acl(path: &str, acl: Vec<warden::proto::types::Acl>, version: i32) -> Request {
+    Request::SetAcl(warden::proto::requests::SetAclRequest {
+        path: path.to_string(),
+        acl,
+        version,
+    })
+}
+
+/// An `addauth` packet.
+pub fn auth(scheme: &str, credentials: &[u8]) -> Request {
+    Request::Auth(warden::proto::requests::AuthPacket {
+        auth_type: 0,
+        scheme: scheme.to_string(),
+        auth: bytes::Bytes::copy_from_slice(credentials),
+    })
+}
+
+/// setWatches (opcode 101) or, with `v2`, setWatches2 (105).
+pub fn set_watches(v2: bool, relative_zxid: i64, data: &[&str], persistent: &[&str]) -> Request {
+    let owned = |paths: &[&str]| paths.iter().map(|p| p.to_string()).collect();
+    let body = warden::proto::requests::SetWatchesRequest {
+        relative_zxid,
+        data_watches: owned(data),
+        persistent_watches: owned(persistent),
+        ..Default::default()
+    };
+    if v2 {
+        Request::SetWatches2(body)
+    } else {
+        Request::SetWatches(body)
+    }
+}
+
 /// A Warden server process, killed on drop.
 pub struct Server {
     child: Child,
@@ -319,7 +408,8 @@ impl Client {
         self.in_flight.insert(xid, op);
         let mut out = BytesMut::new();
         encode_request(&mut out, RequestHeader { xid, op: op as i32 }, request);
-        self.stream.write_all(&out).unwrap();
+        // A closed connection shows when the reply is awaited.
+        let _ = self.stream.write_all(&out);
         xid
     }
 
@@ -364,13 +454,20 @@ impl Client {
     }
 
     pub fn wait_reply(&mut self, xid: i32) -> (ReplyHeader, Response) {
+        self.try_wait_reply(xid).expect("connection open")
+    }
+
+    /// Waits for the reply to `xid`; `None` if the server closed first.
+    pub fn try_wait_reply(&mut self, xid: i32) -> Option<(ReplyHeader, Response)> {
         if let Some(i) = self.replies.iter().position(|(h, _)| h.xid == xid) {
-            return self.replies.remove(i).unwrap();
+            return self.replies.remove(i);
         }
         loop {
-            match self.receive().expect("connection open") {
+            match self.receive()? {
                 Frame::Event(event) => self.events.push_back(event),
-                Frame::Reply(header, response) if header.xid == xid => return (header, response),
+                Frame::Reply(header, response) if header.xid == xid => {
+                    return Some((header, response))
+                }
                 Frame::Reply(header, response) => self.replies.push_back((header, response)),
             }
         }

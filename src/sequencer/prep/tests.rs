@@ -923,6 +923,30 @@ fn exists_checks_no_acl_but_get_data_does() {
     assert_eq!(read(t, S1, &Request::GetData(pw)), Err(ErrorCode::NoAuth));
 }
 
+/// Found by tests/security.rs: a client's deleteContainer deleted any empty
+/// non-ephemeral node, whatever its parent's ACL said. ZooKeeper 3.8 answers
+/// BadArguments to every client deleteContainer (and consumes a zxid).
+#[test]
+fn client_delete_container_never_deletes() {
+    let mut e = Env::new();
+    e.run(S1, create("/c", 4));
+    e.run(S1, create("/p", 0));
+    for path in ["/c", "/p", "/nope", "/zookeeper", "bad"] {
+        assert_eq!(
+            e.code(S2, Request::DeleteContainer(path.into())),
+            ErrorCode::BadArguments,
+            "{path}"
+        );
+    }
+    assert!(e.tree.node("/c").is_some() && e.tree.node("/p").is_some());
+    // The sweep still reaps the empty container.
+    let h = e.header(0);
+    assert_eq!(
+        sweep_delete(&mut e.tree, h, "/c").reply,
+        Ok(Response::Empty)
+    );
+}
+
 /// Creates what zkCli's `setquota` creates for `/q` with these limits.
 fn setquota(e: &mut Env, limits: &'static [u8]) {
     assert_eq!(e.code(S1, create("/zookeeper/quota/q", 0)), ErrorCode::Ok);
