@@ -806,6 +806,7 @@ impl Tree {
     /// Returns a description of the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut eph = 0usize;
+        let mut listed = 0usize;
         for (p, n) in self.nodes.iter() {
             let p: &str = p;
             if n.stat.num_children as usize != n.num_children() {
@@ -822,7 +823,8 @@ impl Tree {
                 return Err(format!("{p}: children peak below the count"));
             }
             for (cp, _) in n.children_members() {
-                if path::split_last(cp).map(|(parent, _)| Self::key(parent)) != Some(p) {
+                if cp == "/" || path::split_last(cp).map(|(parent, _)| Self::key(parent)) != Some(p)
+                {
                     return Err(format!("{p}: lists {cp}, not its child"));
                 }
                 let Some(child) = self.node(cp) else {
@@ -833,13 +835,10 @@ impl Tree {
                     return Err(format!("{p}: pzxid < czxid of {cp}"));
                 }
             }
-            if p != "/" {
-                let (parent, _) = path::split_last(p).ok_or_else(|| format!("{p}: no slash"))?;
-                let ok = self.node(parent).is_some_and(|pn| pn.has_child(p));
-                if !ok {
-                    return Err(format!("{p}: not listed by its parent"));
-                }
+            if p != "/" && !p.starts_with('/') {
+                return Err(format!("{p}: no slash"));
             }
+            listed += n.num_children();
             if let NodeKind::Ephemeral(s) = n.kind {
                 eph += 1;
                 if !self
@@ -850,6 +849,16 @@ impl Tree {
                     return Err(format!("{p}: ephemeral not tracked for its session"));
                 }
             }
+        }
+        // Each listing names an existing node whose parent lists it, so
+        // distinct listings are distinct nodes; as many as non-root nodes
+        // means every node but the root is listed by its parent. (Counting
+        // instead of looking each parent up keeps this one pass.)
+        if listed + 1 != self.nodes.len() || !self.nodes.contains_key("/") {
+            return Err(format!(
+                "{listed} children listed for {} nodes: some node is not listed by its parent",
+                self.nodes.len()
+            ));
         }
         if eph != self.ephemeral_count {
             return Err(format!("ephemeral_count {} != {eph}", self.ephemeral_count));
