@@ -76,6 +76,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
         out.put_i32(*timeout);
     }
     put_len(&mut out, tree.nodes.len());
+    let mut stamps = StampCursor::default();
     for (p, n) in tree.nodes.iter() {
         put_str(&mut out, p);
         put_data(&mut out, &n.data);
@@ -93,7 +94,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
                 out.put_i64(ttl);
             }
         }
-        out.put_u64(child_stamp(tree, p));
+        out.put_u64(stamps.stamp(tree, p));
         out.put_u64(n.children_peak() as u64);
         if out.len() >= CHUNK {
             w.write_all(&out)?;
@@ -117,14 +118,54 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
     w.write_all(&out)
 }
 
-/// The node's stamp in its parent's children set (0 for the root).
-fn child_stamp(tree: &Tree, p: &str) -> u64 {
-    let Some((parent, _)) = path::split_last(p).filter(|_| p != "/") else {
-        return 0;
-    };
-    tree.node(parent)
-        .and_then(|pn| pn.child_member(p))
-        .map_or(0, |m| m.seq)
+/// Finds each node's stamp in its parent's children set while the nodes
+/// are visited in path order. Siblings mostly come one after another, so
+/// the cursor walks the parent's children alongside instead of searching
+/// the tree and the set for every node (two B-tree searches with long
+/// common-prefix compares each).
+#[derive(Default)]
+struct StampCursor<'t> {
+    parent: &'t str,
+    members: Option<Box<dyn Iterator<Item = (&'t Arc<str>, &'t Member)> + 't>>,
+}
+
+impl<'t> StampCursor<'t> {
+    /// The stamp of the node at `p` (0 for the root).
+    fn stamp(&mut self, tree: &'t Tree, p: &'t str) -> u64 {
+        let Some((parent, _)) = path::split_last(p).filter(|_| p != "/") else {
+            return 0;
+        };
+        let parent = Tree::key(parent);
+        if self.parent == parent {
+            if let Some(seq) = self.advance_to(p) {
+                return seq;
+            }
+        }
+        self.parent = parent;
+        self.members =
+            tree.node(parent)
+                .and_then(|pn| pn.children.as_ref())
+                .map(|c| {
+                    Box::new(c.members.range::<_, str>((
+                        std::ops::Bound::Included(p),
+                        std::ops::Bound::Unbounded,
+                    ))) as Box<dyn Iterator<Item = _>>
+                });
+        self.advance_to(p).unwrap_or(0)
+    }
+
+    fn advance_to(&mut self, p: &str) -> Option<u64> {
+        let members = self.members.as_mut()?;
+        for (k, m) in members.by_ref() {
+            match (**k).cmp(p) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return Some(m.seq),
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        self.members = None;
+        None
+    }
 }
 
 fn put_stat(out: &mut Vec<u8>, s: &Stat) {
