@@ -153,12 +153,18 @@ fn a_snapshot_that_does_not_fit_fails_cleanly_and_keeps_the_older_ones() {
     assert_eq!(client.call(&create("/small", b"0", 0)).0.err, 0);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut n = 0;
-    while files_in(&data, "snapshot.", "").is_empty() {
+    // Finished snapshots only: a `.tmp` still being written is not one.
+    let finished = |data: &Path| -> Vec<String> {
+        let mut names = files_in(data, "snapshot.", "");
+        names.retain(|n| !n.ends_with(".tmp"));
+        names
+    };
+    while finished(&data).is_empty() {
         assert!(Instant::now() < deadline, "no snapshot was taken");
         n += 1;
         write(&mut client, "/small", n.to_string().into_bytes());
     }
-    let older = files_in(&data, "snapshot.", "");
+    let older = finished(&data);
     std::thread::sleep(Duration::from_millis(500)); // let the spare log file be built
     let filler = fill(&fs, "filler", 60 << 10);
     // 100 KB more tree than the disk has room for; the log still has room

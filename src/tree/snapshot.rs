@@ -18,6 +18,7 @@
 //! session, peak, and path + stamp pairs). Decoding is bounded like
 //! [`crate::txn::codec::decode_txn`].
 
+use super::cursor::ChildCursor;
 use super::{javaorder::Member, path, Node, NodeKind, SessionEphemerals, Tree};
 use crate::proto::jute::{DecodeError, Reader};
 use crate::proto::types::{SessionId, Stat};
@@ -76,7 +77,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
         out.put_i32(*timeout);
     }
     put_len(&mut out, tree.nodes.len());
-    let mut stamps = StampCursor::default();
+    let mut stamps = ChildCursor::default();
     for (p, n) in tree.nodes.iter() {
         put_str(&mut out, p);
         put_data(&mut out, &n.data);
@@ -94,7 +95,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
                 out.put_i64(ttl);
             }
         }
-        out.put_u64(stamps.stamp(tree, p));
+        out.put_u64(stamps.member(tree, p).map_or(0, |(_, m)| m.seq));
         out.put_u64(n.children_peak() as u64);
         if out.len() >= CHUNK {
             w.write_all(&out)?;
@@ -116,56 +117,6 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
         }
     }
     w.write_all(&out)
-}
-
-/// Finds each node's stamp in its parent's children set while the nodes
-/// are visited in path order. Siblings mostly come one after another, so
-/// the cursor walks the parent's children alongside instead of searching
-/// the tree and the set for every node (two B-tree searches with long
-/// common-prefix compares each).
-#[derive(Default)]
-struct StampCursor<'t> {
-    parent: &'t str,
-    members: Option<Box<dyn Iterator<Item = (&'t Arc<str>, &'t Member)> + 't>>,
-}
-
-impl<'t> StampCursor<'t> {
-    /// The stamp of the node at `p` (0 for the root).
-    fn stamp(&mut self, tree: &'t Tree, p: &'t str) -> u64 {
-        let Some((parent, _)) = path::split_last(p).filter(|_| p != "/") else {
-            return 0;
-        };
-        let parent = Tree::key(parent);
-        if self.parent == parent {
-            if let Some(seq) = self.advance_to(p) {
-                return seq;
-            }
-        }
-        self.parent = parent;
-        self.members =
-            tree.node(parent)
-                .and_then(|pn| pn.children.as_ref())
-                .map(|c| {
-                    Box::new(c.members.range::<_, str>((
-                        std::ops::Bound::Included(p),
-                        std::ops::Bound::Unbounded,
-                    ))) as Box<dyn Iterator<Item = _>>
-                });
-        self.advance_to(p).unwrap_or(0)
-    }
-
-    fn advance_to(&mut self, p: &str) -> Option<u64> {
-        let members = self.members.as_mut()?;
-        for (k, m) in members.by_ref() {
-            match (**k).cmp(p) {
-                std::cmp::Ordering::Less => continue,
-                std::cmp::Ordering::Equal => return Some(m.seq),
-                std::cmp::Ordering::Greater => break,
-            }
-        }
-        self.members = None;
-        None
-    }
 }
 
 fn put_stat(out: &mut Vec<u8>, s: &Stat) {
