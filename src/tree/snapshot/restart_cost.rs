@@ -4,7 +4,9 @@
 //! `cargo test --release -p warden --lib restart_cost -- --ignored --nocapture`.
 //! It builds the tree loadgen's `--prefix /mem` makes (one parent, 100-byte
 //! znodes), then times log replay, snapshot encode, write + fsync, read, and
-//! the checks read does, printing CPU-independent wall figures per phase.
+//! the checks read does, printing wall-clock figures per phase. With
+//! `RESTART_COST_DATA_DIR` set it also leaves the snapshot there, to time a
+//! real server's start on the same tree.
 
 use super::*;
 use crate::proto::types::{Acl, NodeData, OpCode};
@@ -92,4 +94,14 @@ fn restart_cost() {
     phase("quota_setup", || q.quota_setup());
     phase("drop tree", || drop(q));
     assert_eq!(loaded.node_count(), tree.node_count());
+    // To time a real server's start on this tree: a dataDir holding it.
+    if let Some(dir) = std::env::var_os("RESTART_COST_DATA_DIR") {
+        crate::sequencer::runtime::write_snapshot(
+            std::path::Path::new(&dir),
+            crate::server::storage::DATABASE_ID,
+            &tree,
+        )
+        .unwrap();
+        println!("restart_cost snapshot written under {dir:?}");
+    }
 }
