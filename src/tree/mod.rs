@@ -15,6 +15,7 @@
 //! come from [`crate::sequencer::prep`]) changes nothing and reports an error.
 
 pub mod acl;
+mod cursor;
 pub mod javaorder;
 pub mod path;
 pub mod quota;
@@ -806,6 +807,8 @@ impl Tree {
     /// Returns a description of the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut eph = 0usize;
+        let mut listed = 0usize;
+        let mut parents = cursor::ChildCursor::default();
         for (p, n) in self.nodes.iter() {
             let p: &str = p;
             if n.stat.num_children as usize != n.num_children() {
@@ -822,22 +825,19 @@ impl Tree {
                 return Err(format!("{p}: children peak below the count"));
             }
             for (cp, _) in n.children_members() {
-                if path::split_last(cp).map(|(parent, _)| Self::key(parent)) != Some(p) {
+                if cp == "/" || path::split_last(cp).map(|(parent, _)| Self::key(parent)) != Some(p)
+                {
                     return Err(format!("{p}: lists {cp}, not its child"));
                 }
-                let Some(child) = self.node(cp) else {
-                    return Err(format!("{cp}: listed child missing"));
+            }
+            listed += n.num_children();
+            if p != "/" {
+                let Some((parent, _)) = parents.member(self, p) else {
+                    return Err(format!("{p}: not listed by its parent"));
                 };
                 // (ZooKeeper stops moving pzxid once cversion is stuck at i32::MAX.)
-                if n.stat.pzxid < child.stat.czxid && n.stat.cversion != i32::MAX {
-                    return Err(format!("{p}: pzxid < czxid of {cp}"));
-                }
-            }
-            if p != "/" {
-                let (parent, _) = path::split_last(p).ok_or_else(|| format!("{p}: no slash"))?;
-                let ok = self.node(parent).is_some_and(|pn| pn.has_child(p));
-                if !ok {
-                    return Err(format!("{p}: not listed by its parent"));
+                if parent.stat.pzxid < n.stat.czxid && parent.stat.cversion != i32::MAX {
+                    return Err(format!("{p}: czxid above its parent's pzxid"));
                 }
             }
             if let NodeKind::Ephemeral(s) = n.kind {
@@ -850,6 +850,14 @@ impl Tree {
                     return Err(format!("{p}: ephemeral not tracked for its session"));
                 }
             }
+        }
+        // Every node but the root is listed by its parent (checked above),
+        // so as many listings as non-root nodes means none names a missing node.
+        if listed + 1 != self.nodes.len() || !self.nodes.contains_key("/") {
+            return Err(format!(
+                "{listed} children listed for {} nodes: some listed child is missing",
+                self.nodes.len()
+            ));
         }
         if eph != self.ephemeral_count {
             return Err(format!("ephemeral_count {} != {eph}", self.ephemeral_count));

@@ -18,13 +18,14 @@
 //! session, peak, and path + stamp pairs). Decoding is bounded like
 //! [`crate::txn::codec::decode_txn`].
 
+use super::cursor::ChildCursor;
 use super::{javaorder::Member, path, Node, NodeKind, SessionEphemerals, Tree};
 use crate::proto::jute::{DecodeError, Reader};
 use crate::proto::types::{SessionId, Stat};
 use crate::txn::codec::{put_acls, put_data, put_len, put_str, read_acls, read_count, read_data};
 use bytes::BufMut;
 use imbl::{OrdMap, OrdSet};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -76,6 +77,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
         out.put_i32(*timeout);
     }
     put_len(&mut out, tree.nodes.len());
+    let mut stamps = ChildCursor::default();
     for (p, n) in tree.nodes.iter() {
         put_str(&mut out, p);
         put_data(&mut out, &n.data);
@@ -93,7 +95,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
                 out.put_i64(ttl);
             }
         }
-        out.put_u64(child_stamp(tree, p));
+        out.put_u64(stamps.member(tree, p).map_or(0, |(_, m)| m.seq));
         out.put_u64(n.children_peak() as u64);
         if out.len() >= CHUNK {
             w.write_all(&out)?;
@@ -115,16 +117,6 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
         }
     }
     w.write_all(&out)
-}
-
-/// The node's stamp in its parent's children set (0 for the root).
-fn child_stamp(tree: &Tree, p: &str) -> u64 {
-    let Some((parent, _)) = path::split_last(p).filter(|_| p != "/") else {
-        return 0;
-    };
-    tree.node(parent)
-        .and_then(|pn| pn.child_member(p))
-        .map_or(0, |m| m.seq)
 }
 
 fn put_stat(out: &mut Vec<u8>, s: &Stat) {
@@ -161,15 +153,18 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         let id: SessionId = r.read_i64()?;
         sessions.insert(id, r.read_i32()?);
     }
-    // Built mutable, then frozen into the persistent set.
-    let mut nodes: BTreeMap<Arc<str>, (Node, usize)> = BTreeMap::new();
-    let mut stamps: Vec<(Arc<str>, u64)> = Vec::new();
     let mut last_acl: Arc<[_]> = Arc::from(Vec::new());
     let mut containers = OrdSet::new();
     let mut ttls = OrdSet::new();
     let mut data_size = 0u64;
     let mut ephemeral_count = 0usize;
-    for _ in 0..read_count(&mut r, MIN_NODE)? {
+    // Nodes come in strictly increasing path order, so a parent (a prefix)
+    // is always read before its children: built mutable in a vector, each
+    // child added to its parent by index, then frozen into the persistent map.
+    let count = read_count(&mut r, MIN_NODE)?;
+    let mut built: Vec<(Arc<str>, Node, usize)> = Vec::with_capacity(count);
+    let mut index: HashMap<Arc<str>, usize> = HashMap::with_capacity(count);
+    for _ in 0..count {
         let p: Arc<str> = Arc::from(r.read_ustring()?);
         let data = read_data(&mut r)?;
         let acl = read_acls(&mut r)?;
@@ -187,6 +182,17 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         };
         let stamp = r.read_i64()? as u64;
         let children_peak = read_usize(&mut r)?;
+        match built.last() {
+            Some((prev, _, _)) if **prev == *p => {
+                return Err(SnapshotCodecError::Duplicate(p.to_string()))
+            }
+            Some((prev, _, _)) if **prev > *p => {
+                return Err(SnapshotCodecError::Invariant(format!(
+                    "{p}: not in path order"
+                )))
+            }
+            _ => {}
+        }
         match kind {
             NodeKind::Container => {
                 containers.insert(p.clone());
@@ -205,25 +211,22 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
             kind,
             children: None,
         };
-        if nodes.insert(p.clone(), (node, children_peak)).is_some() {
-            return Err(SnapshotCodecError::Duplicate(p.to_string()));
-        }
         if &*p != "/" {
-            stamps.push((p, stamp));
+            let orphan = || SnapshotCodecError::Orphan(p.to_string());
+            let (parent, _) = path::split_last(&p).ok_or_else(orphan)?;
+            let at = *index.get(Tree::key(parent)).ok_or_else(orphan)?;
+            built[at].1.add_child(p.clone(), stamp);
         }
+        index.insert(p.clone(), built.len());
+        built.push((p, node, children_peak));
     }
-    if !nodes.contains_key("/") {
+    if !index.contains_key("/") {
         return Err(SnapshotCodecError::NoRoot);
     }
-    for (p, stamp) in stamps {
-        let orphan = || SnapshotCodecError::Orphan(p.to_string());
-        let (parent, _) = path::split_last(&p).ok_or_else(orphan)?;
-        let (pn, _) = nodes.get_mut(Tree::key(parent)).ok_or_else(orphan)?;
-        pn.add_child(p.clone(), stamp);
-    }
-    let nodes: OrdMap<Arc<str>, Arc<Node>> = nodes
+    drop(index);
+    let nodes: OrdMap<Arc<str>, Arc<Node>> = built
         .into_iter()
-        .map(|(p, (mut n, peak))| {
+        .map(|(p, mut n, peak)| {
             n.set_children_peak(peak);
             (p, Arc::new(n))
         })
@@ -263,3 +266,6 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod restart_cost;

@@ -294,3 +294,65 @@ fn grown_child_sets_continue_identically() {
     }
     assert_same(&t, &back);
 }
+
+/// A snapshot holding plain nodes at `paths`, in the given order.
+fn snapshot_of_paths(paths: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.put_slice(&TREE_MAGIC);
+    out.put_u8(TREE_FORMAT_VERSION);
+    out.put_i64(1);
+    out.put_u64(1);
+    put_len(&mut out, 0);
+    put_len(&mut out, paths.len());
+    for p in paths {
+        put_str(&mut out, p);
+        put_data(&mut out, &NodeData::empty());
+        put_acls(&mut out, &Acl::open_unsafe());
+        put_stat(&mut out, &Stat::default());
+        out.put_u8(KIND_PERSISTENT);
+        out.put_u64(1);
+        out.put_u64(2); // children peak
+    }
+    put_len(&mut out, 0);
+    out
+}
+
+#[test]
+fn node_order_parents_and_duplicates_are_checked() {
+    let ok = read_tree(&snapshot_of_paths(&["/", "/a", "/a-b", "/a/c"])).unwrap();
+    assert_eq!(ok.children("/a"), Some(vec!["c".to_string()]));
+    assert_eq!(
+        ok.children("/"),
+        Some(vec!["a".to_string(), "a-b".to_string()])
+    );
+    assert_eq!(
+        read_tree(&snapshot_of_paths(&["/", "/a", "/a"])).err(),
+        Some(SnapshotCodecError::Duplicate("/a".into()))
+    );
+    assert!(matches!(
+        read_tree(&snapshot_of_paths(&["/", "/b", "/a"])).err(),
+        Some(SnapshotCodecError::Invariant(_))
+    ));
+    assert_eq!(
+        read_tree(&snapshot_of_paths(&["/", "/a/b"])).err(),
+        Some(SnapshotCodecError::Orphan("/a/b".into()))
+    );
+    assert_eq!(
+        read_tree(&snapshot_of_paths(&["/a"])).err(),
+        Some(SnapshotCodecError::Orphan("/a".into()))
+    );
+    assert_eq!(
+        read_tree(&snapshot_of_paths(&[])).err(),
+        Some(SnapshotCodecError::NoRoot)
+    );
+}
+
+#[test]
+fn check_invariants_finds_an_unlisted_node() {
+    let mut t = round_trip(&Tree::new());
+    t.check_invariants().unwrap();
+    let leaf = t.nodes.get("/zookeeper/config").unwrap().clone();
+    t.nodes.insert(Arc::from("/lost"), leaf);
+    let err = t.check_invariants().unwrap_err();
+    assert!(err.contains("not listed"), "{err}");
+}

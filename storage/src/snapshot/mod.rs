@@ -12,6 +12,7 @@
 //! Take snapshots only of tree versions whose batches are durable (the
 //! published ones), or a restart may show unacknowledged writes.
 
+pub mod trickle;
 pub mod trigger;
 
 use crate::fsutil::{self, io_err, IoError};
@@ -211,7 +212,7 @@ where
         .truncate(true)
         .open(tmp)
         .map_err(io_err(tmp, "create"))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut out = BufWriter::with_capacity(1 << 20, trickle::TrickleFile::new(file));
     let header = SnapshotHeader {
         format_version: SNAP_FORMAT_VERSION,
         db_id,
@@ -240,7 +241,8 @@ where
     out.write_all(&trailer).map_err(io_err(tmp, "write"))?;
     let file = out
         .into_inner()
-        .map_err(|e| io_err(tmp, "write")(e.into_error()))?;
+        .map_err(|e| io_err(tmp, "write")(e.into_error()))?
+        .into_file();
     file.sync_all().map_err(io_err(tmp, "fsync"))?;
     Ok((len, len + (SNAP_HEADER_LEN + SNAP_TRAILER_LEN) as u64))
 }
