@@ -404,6 +404,9 @@ impl TxnLog {
             return None;
         }
         let mut files = std::mem::take(&mut self.retired);
+        if let Some(active) = self.active.as_mut() {
+            active.cut_flush();
+        }
         if self.active_dirty {
             let active = self.active.as_ref().expect("dirty means a file is active");
             files.push((active.path.clone(), active.file.clone()));
@@ -416,7 +419,12 @@ impl TxnLog {
 
     /// Turns a flush proof into one [`crate::Durable`] per batch it covers.
     pub fn complete_flush(&mut self, proof: Synced) -> Result<DurableBatches, LogError> {
-        Ok(self.state.complete(proof)?)
+        let durable = self.state.complete(proof)?;
+        // A file rolled in since the cut has no cut of its own: nothing to release.
+        if let Some(active) = self.active.as_mut() {
+            active.flush_synced();
+        }
+        Ok(durable)
     }
 
     /// begin + blocking sync + complete, on the calling thread (tools,

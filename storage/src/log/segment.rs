@@ -8,6 +8,19 @@
 //! page keeps prefaulted pages clean: an fdatasync writes only pages that
 //! hold records. The first store into a page still takes a minor fault
 //! (write-protect to dirty-tracking), which is microseconds, not a disk I/O.
+//!
+//! Behind the write position the mapping is let go: once a flush has
+//! synced the bytes up to a cut, whole pages below the cut's page are
+//! dropped from this process's page tables with `MADV_DONTNEED` every
+//! [`RELEASE_STEP`] bytes. For a `MAP_SHARED` file mapping that discards
+//! nothing: the data stays in the file and the page cache (a dirty page
+//! keeps its dirty bit), the pages just stop counting in the server's RSS,
+//! as ZooKeeper's plain file writes never do. Nothing reads the log back
+//! through this mapping (recovery and the dump tools open the file anew),
+//! and a stray read would re-fault the page from the file, still correct.
+//! `MADV_COLD` would leave the pages mapped (RSS unchanged) and
+//! `MADV_PAGEOUT` would evict them from the page cache too, which costs
+//! I/O for nothing; `MADV_DONTNEED` is the one that does exactly this.
 
 use super::frame::{encode_frame, frame_len, LogHeader, HEADER_LEN};
 use memmap2::{MmapMut, MmapOptions};
@@ -18,6 +31,10 @@ use std::sync::Arc;
 
 pub(crate) const PAGE: usize = 4096;
 
+/// How many synced bytes accumulate behind the write position before they
+/// are released from the mapping in one `madvise`.
+pub(crate) const RELEASE_STEP: usize = 4 << 20;
+
 pub(crate) struct Segment {
     pub path: PathBuf,
     pub file: Arc<File>,
@@ -25,6 +42,10 @@ pub(crate) struct Segment {
     pos: usize,
     prefaulted: usize,
     window: usize,
+    /// Pages below this offset were released from the mapping.
+    released: usize,
+    /// The write position when the flush in flight was cut.
+    cut: Option<usize>,
 }
 
 impl Segment {
@@ -44,6 +65,8 @@ impl Segment {
             pos,
             prefaulted: pos & !(PAGE - 1),
             window,
+            released: 0,
+            cut: None,
         };
         segment.prefault();
         Ok(segment)
@@ -77,6 +100,53 @@ impl Segment {
         encode_frame(&mut self.map[self.pos..self.pos + n], zxid, payload);
         self.pos += n;
         self.prefault();
+    }
+
+    /// A flush is cut now: everything written so far is what it syncs.
+    pub fn cut_flush(&mut self) {
+        self.cut = Some(self.pos);
+    }
+
+    /// The flush cut last has synced: release the whole pages below the
+    /// cut's page once [`RELEASE_STEP`] bytes of them are still mapped.
+    pub fn flush_synced(&mut self) {
+        let Some(cut) = self.cut.take() else { return };
+        let end = cut & !(PAGE - 1);
+        if end < self.released + RELEASE_STEP {
+            return;
+        }
+        assert!(
+            end <= self.pos && end <= self.map.len(),
+            "release up to {end} past the write position {}",
+            self.pos
+        );
+        // SAFETY: a page-aligned range inside the live MAP_SHARED file
+        // mapping, all of it behind the write position and synced. For a
+        // shared file mapping MADV_DONTNEED only drops our page-table
+        // entries; the contents stay in the file and page cache.
+        let rc = unsafe {
+            libc::madvise(
+                self.map.as_mut_ptr().add(self.released) as *mut libc::c_void,
+                end - self.released,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if rc != 0 {
+            // Advice only: the pages stay mapped, nothing is lost.
+            tracing::warn!(
+                path = %self.path.display(),
+                error = %io::Error::last_os_error(),
+                "madvise(MADV_DONTNEED) of synced log pages failed"
+            );
+            return;
+        }
+        self.released = end;
+    }
+
+    /// Where the mapping starts (tests look it up in /proc/self/smaps).
+    #[cfg(test)]
+    pub fn base(&self) -> usize {
+        self.map.as_ptr() as usize
     }
 
     fn prefault(&mut self) {

@@ -279,3 +279,52 @@ fn the_ticket_syncs_through_io_uring() {
     let (_, records) = recover_all(tmp.path());
     assert_eq!(records, expected(1..=3));
 }
+
+/// The resident set size of the mapping starting at `base`, from
+/// /proc/self/smaps (what counts in the process's RSS, unlike mincore,
+/// which reports the page cache).
+fn mapping_rss(base: usize) -> usize {
+    let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+    let head = format!("{base:x}-");
+    let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&head));
+    assert!(lines.next().is_some(), "no mapping at {head} in smaps");
+    let rss = lines
+        .find_map(|l| l.strip_prefix("Rss:"))
+        .expect("an Rss line for the mapping");
+    let kib: usize = rss.trim().trim_end_matches("kB").trim().parse().unwrap();
+    kib * 1024
+}
+
+#[test]
+fn synced_pages_behind_the_write_position_leave_the_mapping() {
+    let tmp = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let mut cfg = config(tmp.path(), 64 << 20);
+    cfg.prefault_bytes = 256 * 1024;
+    let mut log = TxnLog::open(cfg, None).unwrap();
+    let written = 16 << 20;
+    let bound = segment::RELEASE_STEP + 64 * 1024 + 256 * 1024 + 2 * PAGE;
+    let mut next = 1;
+    let mut peak = 0;
+    while log
+        .position()
+        .is_none_or(|(_, pos)| (pos as usize) < written)
+    {
+        append(&mut log, next..=next + 199);
+        next += 200;
+        log.flush_blocking().unwrap();
+        let base = log.active.as_ref().unwrap().base();
+        peak = peak.max(mapping_rss(base));
+    }
+    assert_eq!(log_files(tmp.path()).len(), 1, "all in one mapping");
+    assert!(
+        peak <= bound,
+        "resident {peak} bytes of the mapping after {written} written and synced; bound {bound}"
+    );
+    // Appends after a release land in the file as ever.
+    append(&mut log, next..=next + 9);
+    log.flush_blocking().unwrap();
+    drop(log);
+    let (recovered, records) = recover_all(tmp.path());
+    assert!(recovered.torn_tail.is_none());
+    assert_eq!(records, expected(1..=next + 9));
+}
