@@ -146,16 +146,20 @@ pub(super) fn parse_text(text: &str, origin: &str, jvm_flags: &str) -> Result<Lo
 /// How messages name the environment's JVM flags.
 pub const JVM_FLAGS_ORIGIN: &str = "$SERVER_JVMFLAGS/$JVMFLAGS";
 
-/// The `-Dzookeeper.<key>=<value>` flags naming a key ZooKeeper reads as a
-/// system property; other flags are not Warden's business.
+/// The `-D<key>=<value>` flags Warden reads: `zookeeper.<key>` for a key
+/// ZooKeeper reads as a system property, and the JAAS file
+/// (`java.security.auth.login.config`, skipped when empty); other flags
+/// are not Warden's business. Applied in order, so the last one wins, as
+/// with the JVM.
 fn system_properties(jvm_flags: &str) -> Vec<Entry> {
     jvm_flags
         .split_whitespace()
         .filter_map(|t| t.strip_prefix("-D"))
         .filter_map(|t| t.split_once('='))
-        .filter(|(k, _)| {
-            k.strip_prefix("zookeeper.")
-                .is_some_and(|k| SYSPROP_ALIASES.contains(&k))
+        .filter(|(k, v)| {
+            (*k == JAAS_PROPERTY && !v.is_empty())
+                || k.strip_prefix("zookeeper.")
+                    .is_some_and(|k| SYSPROP_ALIASES.contains(&k))
         })
         .map(|(k, v)| Entry {
             line: 0,

@@ -186,19 +186,6 @@ impl Default for SaslConfig {
 /// The system property naming the JAAS file, as the JVM spells it.
 pub const JAAS_PROPERTY: &str = "java.security.auth.login.config";
 
-/// The JAAS path in JVM flags (`-Djava.security.auth.login.config=PATH`,
-/// the way ZooKeeper's `zkServer.sh` is given it through `SERVER_JVMFLAGS`
-/// or `JVMFLAGS`); the last one wins, as with the JVM. Flags are split on
-/// whitespace (no shell quoting).
-pub fn jaas_path_from_jvm_flags(flags: &str) -> Option<PathBuf> {
-    let prefix = format!("-D{JAAS_PROPERTY}=");
-    flags
-        .split_whitespace()
-        .filter_map(|flag| flag.strip_prefix(&prefix))
-        .rfind(|path| !path.is_empty())
-        .map(PathBuf::from)
-}
-
 /// A key that was accepted but did not (fully) take effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning {
@@ -292,10 +279,6 @@ impl Config {
         jvm_flags: &str,
     ) -> Result<Loaded, ConfigError> {
         let mut loaded = keys::parse_text(text, origin, jvm_flags)?;
-        // zoo.cfg's `java.security.auth.login.config` wins over the flag.
-        if loaded.config.sasl.jaas_login_config.is_none() {
-            loaded.config.sasl.jaas_login_config = jaas_path_from_jvm_flags(jvm_flags);
-        }
         if !loaded.config.servers.is_empty() {
             let id = read_myid(&loaded.config.data_dir)?;
             keys::apply_my_id(&mut loaded.config, id, origin)?;

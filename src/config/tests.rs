@@ -550,17 +550,28 @@ fn sasl_keys() {
 
 #[test]
 fn jaas_path_from_jvm_flags() {
-    assert_eq!(super::jaas_path_from_jvm_flags(""), None);
+    let jaas = |text: &str, flags: &str| {
+        Config::parse_with_jvm_flags(text, "t.cfg", flags)
+            .unwrap()
+            .config
+            .sasl
+            .jaas_login_config
+    };
+    assert_eq!(jaas(BASE, ""), None);
     assert_eq!(
-        super::jaas_path_from_jvm_flags(
+        jaas(
+            BASE,
             "-Xmx1g -Djava.security.auth.login.config=/a.conf  -Dfoo=bar \
              -Djava.security.auth.login.config=/b.conf"
         ),
         Some(PathBuf::from("/b.conf"))
     );
+    assert_eq!(jaas(BASE, "-Djava.security.auth.login.config="), None);
+    // zoo.cfg's key wins over the flag.
+    let text = format!("{BASE}java.security.auth.login.config=/c.conf\n");
     assert_eq!(
-        super::jaas_path_from_jvm_flags("-Djava.security.auth.login.config="),
-        None
+        jaas(&text, "-Djava.security.auth.login.config=/b.conf"),
+        Some(PathBuf::from("/c.conf"))
     );
 }
 
