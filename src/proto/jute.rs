@@ -175,6 +175,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A `ustring` borrowed from the input; null decodes as empty.
+    pub fn read_str(&mut self) -> Result<&'a str> {
+        match self.read_buffer_opt()? {
+            None => Ok(""),
+            Some(b) => std::str::from_utf8(b).map_err(|_| DecodeError::BadUtf8),
+        }
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.buf
+    }
+
     /// A `ustring`; null decodes as empty.
     pub fn read_ustring(&mut self) -> Result<String> {
         Ok(self.read_ustring_opt()?.unwrap_or_default())

@@ -13,6 +13,7 @@
 //! is the whole pipeline; every other module is one stage of it.
 
 pub mod fourlw;
+pub mod phase_clock;
 pub mod stats;
 pub mod storage;
 
@@ -77,6 +78,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     if !config.is_standalone() {
         return Err(ServerError::ClusterNotBuilt);
     }
+    let mut clock = phase_clock::PhaseClock::start();
     let shards = config.shards.max(1);
     let sasl = SaslService::from_config(&config)?.map(Arc::new);
     if let Some(warning) = preflight::check_environment(IO_MEMORY_BYTES, shards + 1)? {
@@ -84,7 +86,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     }
     let config = Arc::new(config);
     let stats = Arc::new(ServerStats::new());
-    let opened = storage::open(&config)?;
+    clock.done("preflight");
+    let opened = storage::open(&config, &mut clock)?;
     let tree = opened.tree.clone();
     let (events_tx, events_rx) = async_channel::bounded(SEQUENCER_EVENTS_CAPACITY);
     let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) = (0..shards)
@@ -121,6 +124,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             Err(_) => break,
         }
     }
+    clock.done("executors started, shards listening");
     let (host, port) = config.client_bind();
     tracing::info!(
         shards,

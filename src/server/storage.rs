@@ -6,14 +6,16 @@
 //! left by a crash mid-write is cut and logged; corruption before valid
 //! records refuses start with the file and offset named.
 
+use super::phase_clock::PhaseClock;
 use super::ServerError;
 use crate::config::Config;
 use crate::sequencer::runtime::{SnapshotPolicy, Storage};
+use crate::tree::snapshot::SnapshotCodecError;
 use crate::tree::Tree;
 use std::path::Path;
 use warden_storage::log::{LogConfig, TxnLog};
 use warden_storage::recovery::{recover, RecoveryConfig};
-use warden_storage::snapshot::SnapTrigger;
+use warden_storage::snapshot::{SnapTrigger, SnapshotImage};
 use warden_storage::store::Log;
 
 /// Id written in every log header and snapshot of this database.
@@ -32,7 +34,8 @@ pub struct Opened {
     pub password_secret: u64,
 }
 
-pub fn open(config: &Config) -> Result<Opened, ServerError> {
+/// Recovers and opens storage, logging each phase's time on `clock`.
+pub fn open(config: &Config, clock: &mut PhaseClock) -> Result<Opened, ServerError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| ServerError::Storage(format!("{what}: {e}"));
     std::fs::create_dir_all(&config.data_dir).map_err(|e| fail("cannot create dataDir", &e))?;
     std::fs::create_dir_all(&config.data_log_dir)
@@ -42,6 +45,7 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
     let mut recovery = RecoveryConfig::new(&config.data_dir, &config.data_log_dir);
     recovery.max_record_bytes = record_bytes_max(config);
     let recovered = recover(&recovery).map_err(|e| fail("recovery refused", &e))?;
+    clock.done("recovery scan (snapshot CRC, txn log scan)");
     for skipped in &recovered.skipped_snapshots {
         tracing::warn!(path = %skipped.path.display(), error = %skipped.error, "skipping an invalid snapshot");
     }
@@ -54,11 +58,20 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
             torn.reason
         );
     }
+    let snapshot_name = |image: &SnapshotImage| format!("snapshot {:#x} unreadable", image.zxid());
     let mut tree = match &recovered.snapshot {
-        Some(image) => crate::tree::snapshot::read_tree(image.content())
-            .map_err(|e| fail(&format!("snapshot {:#x} unreadable", image.zxid()), &e))?,
+        Some(image) => crate::tree::snapshot::decode_tree(image.content())
+            .map_err(|e| fail(&snapshot_name(image), &e))?,
         None => Tree::new(),
     };
+    clock.done("snapshot decode + build");
+    // The loaded tree's invariants are checked on a second thread (a clone
+    // is O(1)) while the log replays; start waits for the verdict.
+    let loaded = tree.clone();
+    let checked = std::thread::Builder::new()
+        .name("snapshot-check".into())
+        .spawn(move || loaded.check_invariants())
+        .map_err(|e| fail("cannot start the snapshot check thread", &e))?;
     let replayed = recovered
         .replay(|zxid, bytes| {
             let record =
@@ -73,6 +86,15 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
             Ok(())
         })
         .map_err(|e| fail("txn log replay failed", &e))?;
+    clock.done("txn log replay");
+    let verdict = checked.join().expect("snapshot check thread panicked");
+    if let (Some(image), Err(e)) = (&recovered.snapshot, verdict) {
+        return Err(fail(
+            &snapshot_name(image),
+            &SnapshotCodecError::Invariant(e),
+        ));
+    }
+    clock.done("snapshot check_invariants (rest of)");
     let log_end = recovered.log_end.clone();
     drop(recovered);
     tracing::info!(
@@ -84,6 +106,7 @@ pub fn open(config: &Config) -> Result<Opened, ServerError> {
     );
     let log = TxnLog::open(log_config(config), log_end.as_ref())
         .map_err(|e| fail("cannot open the txn log", &e))?;
+    clock.done("txn log open");
     if !config.force_sync {
         tracing::warn!(
             "forceSync=no: the txn log is NOT synced to disk; acknowledged writes can be lost \

@@ -140,13 +140,6 @@ impl Node {
         self.stat.num_children = c.members.len() as i32;
     }
 
-    /// Sets the most children ever held (restoring a snapshot).
-    fn set_children_peak(&mut self, peak: usize) {
-        if peak > 0 || self.children.is_some() {
-            Arc::make_mut(self.children.get_or_insert_with(Default::default)).peak = peak;
-        }
-    }
-
     fn remove_child(&mut self, child: &str) {
         if let Some(c) = self.children.as_mut() {
             let c = Arc::make_mut(c);

@@ -25,7 +25,6 @@ use crate::proto::types::{SessionId, Stat};
 use crate::txn::codec::{put_acls, put_data, put_len, put_str, read_acls, read_count, read_data};
 use bytes::BufMut;
 use imbl::{OrdMap, OrdSet};
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -138,7 +137,17 @@ fn read_usize(r: &mut Reader<'_>) -> Result<usize, DecodeError> {
 }
 
 /// Decodes a tree written by [`write_tree`]; the whole slice must be it.
+/// The result is checked with [`Tree::check_invariants`].
 pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
+    let tree = decode_tree(bytes)?;
+    tree.check_invariants()
+        .map_err(SnapshotCodecError::Invariant)?;
+    Ok(tree)
+}
+
+/// [`read_tree`] without the final [`Tree::check_invariants`], which the
+/// caller must run (the server runs it while it replays the log).
+pub fn decode_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
     if bytes.len() < 5 || bytes[..4] != TREE_MAGIC {
         return Err(SnapshotCodecError::Magic);
     }
@@ -153,25 +162,17 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         let id: SessionId = r.read_i64()?;
         sessions.insert(id, r.read_i32()?);
     }
-    let mut last_acl: Arc<[_]> = Arc::from(Vec::new());
+    let mut acls = AclReuse::default();
     let mut containers = OrdSet::new();
     let mut ttls = OrdSet::new();
     let mut data_size = 0u64;
     let mut ephemeral_count = 0usize;
-    // Nodes come in strictly increasing path order, so a parent (a prefix)
-    // is always read before its children: built mutable in a vector, each
-    // child added to its parent by index, then frozen into the persistent map.
     let count = read_count(&mut r, MIN_NODE)?;
-    let mut built: Vec<(Arc<str>, Node, usize)> = Vec::with_capacity(count);
-    let mut index: HashMap<Arc<str>, usize> = HashMap::with_capacity(count);
+    let mut sink = load::NodeSink::start(count);
     for _ in 0..count {
-        let p: Arc<str> = Arc::from(r.read_ustring()?);
+        let p: Arc<str> = Arc::from(r.read_str()?);
         let data = read_data(&mut r)?;
-        let acl = read_acls(&mut r)?;
-        if *last_acl != *acl {
-            last_acl = Arc::from(acl);
-        }
-        let acl = last_acl.clone();
+        let acl = acls.read(&mut r)?;
         let stat = crate::proto::records::read_stat(&mut r)?;
         let kind = match r.read_u8()? {
             KIND_PERSISTENT => NodeKind::Persistent,
@@ -182,17 +183,6 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         };
         let stamp = r.read_i64()? as u64;
         let children_peak = read_usize(&mut r)?;
-        match built.last() {
-            Some((prev, _, _)) if **prev == *p => {
-                return Err(SnapshotCodecError::Duplicate(p.to_string()))
-            }
-            Some((prev, _, _)) if **prev > *p => {
-                return Err(SnapshotCodecError::Invariant(format!(
-                    "{p}: not in path order"
-                )))
-            }
-            _ => {}
-        }
         match kind {
             NodeKind::Container => {
                 containers.insert(p.clone());
@@ -211,33 +201,18 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
             kind,
             children: None,
         };
-        if &*p != "/" {
-            let orphan = || SnapshotCodecError::Orphan(p.to_string());
-            let (parent, _) = path::split_last(&p).ok_or_else(orphan)?;
-            let at = *index.get(Tree::key(parent)).ok_or_else(orphan)?;
-            built[at].1.add_child(p.clone(), stamp);
-        }
-        index.insert(p.clone(), built.len());
-        built.push((p, node, children_peak));
+        sink.push(p, node, stamp, children_peak)?;
     }
-    if !index.contains_key("/") {
+    if !sink.has_root() {
         return Err(SnapshotCodecError::NoRoot);
     }
-    drop(index);
-    let nodes: OrdMap<Arc<str>, Arc<Node>> = built
-        .into_iter()
-        .map(|(p, mut n, peak)| {
-            n.set_children_peak(peak);
-            (p, Arc::new(n))
-        })
-        .collect();
     let mut ephemerals = OrdMap::new();
     for _ in 0..read_count(&mut r, 20)? {
         let s: SessionId = r.read_i64()?;
         let peak = read_usize(&mut r)?;
         let mut paths = OrdMap::new();
         for _ in 0..read_count(&mut r, 12)? {
-            let p: Arc<str> = Arc::from(r.read_ustring()?);
+            let p: Arc<str> = Arc::from(r.read_str()?);
             let m = Member::new(&p, r.read_i64()? as u64);
             paths.insert(p, m);
         }
@@ -245,7 +220,7 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
     }
     r.finish()?;
     let mut tree = Tree {
-        nodes,
+        nodes: sink.finish(),
         ephemerals,
         containers,
         ttls,
@@ -255,14 +230,60 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         ephemeral_count,
         next_seq,
         quota: Default::default(),
-        last_acl,
+        last_acl: acls.last,
     };
-    tree.check_invariants()
-        .map_err(SnapshotCodecError::Invariant)?;
     // As ZooKeeper's DataTree.deserialize: quota roots and usage come from the nodes.
     tree.quota_setup();
     Ok(tree)
 }
+
+/// Consecutive nodes mostly carry the same ACL: its encoding is compared
+/// as bytes and the previous allocation shared, decoding only a new one.
+struct AclReuse {
+    raw: Vec<u8>,
+    last: Arc<[crate::proto::types::Acl]>,
+}
+
+impl Default for AclReuse {
+    fn default() -> AclReuse {
+        AclReuse {
+            raw: Vec::new(),
+            last: Arc::from(Vec::new()),
+        }
+    }
+}
+
+impl AclReuse {
+    fn read(&mut self, r: &mut Reader<'_>) -> Result<Arc<[crate::proto::types::Acl]>, DecodeError> {
+        let before = r.rest();
+        let mut acl = r.clone();
+        skip_acls(r)?;
+        let raw = &before[..before.len() - r.remaining()];
+        if raw != self.raw.as_slice() {
+            let decoded = read_acls(&mut acl)?;
+            if *self.last != *decoded {
+                self.last = Arc::from(decoded);
+            }
+            self.raw.clear();
+            self.raw.extend_from_slice(raw);
+        }
+        Ok(self.last.clone())
+    }
+}
+
+/// Steps over an encoded ACL list (as [`read_acls`] reads it) without decoding it.
+fn skip_acls(r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    // A vector of `()` never allocates.
+    r.read_vec(12, |r| {
+        r.read_i32()?;
+        r.read_str()?;
+        r.read_str()?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+mod load;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,212 @@
+//! Building the tree's maps from snapshot nodes, which come in path order.
+//!
+//! Why: restart-to-serving with a million znodes is mostly this (issue 6),
+//! and most of it is memory: allocating and first touching the nodes and
+//! the maps' B-tree chunks. Each znode is allocated once (`Arc<Node>`
+//! straight away), its parent is found without a hash index (the previous
+//! parent, else a binary search of the paths read so far, which are
+//! sorted), and the maps — path -> node, and each parent's children — are
+//! built on a second thread while this one decodes: nodes and child links
+//! stream to it in chunks.
+//!
+//! Guarantees: the result is what inserting the nodes and adding each child
+//! to its parent one at a time gives: same maps, same stamps, each
+//! parent's stored children peak, and `numChildren` set from its children
+//! (a node without children keeps the stored one, and a wrong count or
+//! peak is left for [`super::Tree::check_invariants`] to report);
+//! out-of-order, duplicate and orphan nodes are refused.
+
+use super::super::{javaorder::Member, name_of, path, Children, Node, Tree};
+use super::SnapshotCodecError;
+use imbl::OrdMap;
+use std::collections::HashMap;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Nodes per chunk handed to the map builder.
+const CHUNK_NODES: usize = 4096;
+/// Chunks queued to the map builder (bounds the memory in flight).
+const CHUNKS_QUEUED: usize = 16;
+
+/// A child to list under the node at index `parent` (in path order).
+struct Link {
+    parent: usize,
+    child: Arc<str>,
+    stamp: u64,
+}
+
+/// What the decoder hands the map builder.
+#[derive(Default)]
+struct Chunk {
+    nodes: Vec<(Arc<str>, Arc<Node>)>,
+    links: Vec<Link>,
+}
+
+type Nodes = OrdMap<Arc<str>, Arc<Node>>;
+/// The builder's result: the node map, and each parent's children by index.
+type Built = (Nodes, HashMap<usize, Children>);
+
+/// Collects nodes in path order and streams them to the map builder.
+pub(super) struct NodeSink {
+    /// Every path pushed, in order: finds parents, names them at the end.
+    paths: Vec<Arc<str>>,
+    /// Stored children peaks that are not 0, by node index.
+    peaks: Vec<(usize, usize)>,
+    last_parent: usize,
+    chunk: Chunk,
+    to_builder: Option<SyncSender<Chunk>>,
+    builder: Option<JoinHandle<Built>>,
+}
+
+impl NodeSink {
+    /// Starts the map builder thread for `count` nodes.
+    pub(super) fn start(count: usize) -> NodeSink {
+        let (tx, rx) = sync_channel::<Chunk>(CHUNKS_QUEUED);
+        let builder = std::thread::Builder::new()
+            .name("snapshot-maps".into())
+            .spawn(move || {
+                let mut maps = Maps::default();
+                for chunk in rx {
+                    maps.add(chunk);
+                }
+                maps.finish()
+            })
+            .expect("spawn the snapshot map builder thread");
+        NodeSink {
+            paths: Vec::with_capacity(count),
+            peaks: Vec::new(),
+            last_parent: 0,
+            chunk: Chunk::default(),
+            to_builder: Some(tx),
+            builder: Some(builder),
+        }
+    }
+
+    /// Adds the next node; `stamp` is its insertion stamp in its parent's
+    /// children, `peak` the most children it ever had.
+    pub(super) fn push(
+        &mut self,
+        p: Arc<str>,
+        node: Node,
+        stamp: u64,
+        peak: usize,
+    ) -> Result<(), SnapshotCodecError> {
+        match self.paths.last() {
+            Some(prev) if **prev == *p => return Err(SnapshotCodecError::Duplicate(p.to_string())),
+            Some(prev) if **prev > *p => {
+                return Err(SnapshotCodecError::Invariant(format!(
+                    "{p}: not in path order"
+                )))
+            }
+            _ => {}
+        }
+        if &*p != "/" {
+            let orphan = || SnapshotCodecError::Orphan(p.to_string());
+            let (parent, _) = path::split_last(&p).ok_or_else(orphan)?;
+            let parent = self.find(Tree::key(parent)).ok_or_else(orphan)?;
+            self.chunk.links.push(Link {
+                parent,
+                child: p.clone(),
+                stamp,
+            });
+        }
+        if peak > 0 {
+            self.peaks.push((self.paths.len(), peak));
+        }
+        self.paths.push(p.clone());
+        self.chunk.nodes.push((p, Arc::new(node)));
+        if self.chunk.nodes.len() >= CHUNK_NODES {
+            self.send();
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) {
+        let chunk = std::mem::take(&mut self.chunk);
+        let sent = self.to_builder.as_ref().map(|tx| tx.send(chunk));
+        assert!(
+            matches!(sent, Some(Ok(()))),
+            "the snapshot map builder stopped early"
+        );
+    }
+
+    /// Index of the node at `p` among those pushed (all sorted by path).
+    fn find(&mut self, p: &str) -> Option<usize> {
+        if self.paths.get(self.last_parent).is_some_and(|k| **k == *p) {
+            return Some(self.last_parent);
+        }
+        let at = self.paths.binary_search_by(|k| (**k).cmp(p)).ok()?;
+        self.last_parent = at;
+        Some(at)
+    }
+
+    pub(super) fn has_root(&self) -> bool {
+        self.paths.first().is_some_and(|k| &**k == "/")
+    }
+
+    /// The path -> node map, each parent holding its children.
+    pub(super) fn finish(mut self) -> Nodes {
+        self.send();
+        drop(self.to_builder.take());
+        let builder = self.builder.take().expect("finish runs once");
+        let (mut map, mut children) = builder.join().expect("snapshot map builder panicked");
+        for &(at, peak) in &self.peaks {
+            children.entry(at).or_default().peak = peak;
+        }
+        for (at, c) in children {
+            let node = map
+                .get_mut(&self.paths[at])
+                .expect("a parent is one of the nodes");
+            let node = Arc::get_mut(node).expect("nodes are not shared while loading");
+            if !c.members.is_empty() {
+                node.stat.num_children = c.members.len() as i32;
+            }
+            node.children = Some(Arc::new(c));
+        }
+        map
+    }
+}
+
+/// The map builder's state.
+#[derive(Default)]
+struct Maps {
+    nodes: Nodes,
+    children: HashMap<usize, Children>,
+    /// The parent whose children are being added, out of `children`.
+    current: Option<(usize, Children)>,
+}
+
+impl Maps {
+    fn add(&mut self, chunk: Chunk) {
+        for (p, n) in chunk.nodes {
+            self.nodes.insert(p, n);
+        }
+        for Link {
+            parent,
+            child,
+            stamp,
+        } in chunk.links
+        {
+            if self.current.as_ref().is_none_or(|(at, _)| *at != parent) {
+                self.put_back();
+                let c = self.children.remove(&parent).unwrap_or_default();
+                self.current = Some((parent, c));
+            }
+            let (_, c) = self.current.as_mut().expect("set above");
+            let member = Member::new(name_of(&child), stamp);
+            c.members.insert(child, member);
+        }
+    }
+
+    fn put_back(&mut self) {
+        if let Some((at, c)) = self.current.take() {
+            self.children.insert(at, c);
+        }
+    }
+
+    fn finish(mut self) -> Built {
+        self.put_back();
+        (self.nodes, self.children)
+    }
+}
