@@ -251,6 +251,28 @@ proptest! {
         b.extend_from_slice(&bytes);
         let _ = read_tree(&b);
     }
+
+    /// Damage anywhere in a real snapshot (changed bytes, then a cut):
+    /// an error or a tree that passes its check, never a panic.
+    #[test]
+    fn damaged_random_tree_snapshot_never_panics(
+        ops in proptest::collection::vec(op_strategy(), 1..60),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut t = Tree::new();
+        for (zxid, op) in ops.iter().enumerate() {
+            run(&mut t, zxid as i64 + 1, op);
+        }
+        let mut out = Vec::new();
+        write_tree(&t, &mut out).unwrap();
+        for (at, x) in &flips {
+            let i = at.index(out.len());
+            out[i] ^= x;
+        }
+        let _ = read_tree(&out);
+        let _ = read_tree(&out[..cut.index(out.len())]);
+    }
 }
 
 /// Enough children to grow the Java sets past their initial capacity, some
@@ -355,4 +377,99 @@ fn check_invariants_finds_an_unlisted_node() {
     t.nodes.insert(Arc::from("/lost"), leaf);
     let err = t.check_invariants().unwrap_err();
     assert!(err.contains("not listed"), "{err}");
+}
+
+fn create_rec(zxid: i64, path: String, acl: Vec<Acl>) -> TxnRecord {
+    rec(
+        zxid,
+        0,
+        Txn::Create(crate::txn::CreateTxn {
+            path,
+            data: NodeData::copy_from_slice(&zxid.to_be_bytes()),
+            acl,
+            kind: crate::txn::CreateKind::Persistent,
+            parent_cversion: -1,
+            op: OpCode::Create,
+        }),
+    )
+}
+
+/// More nodes than one loader chunk, children of several parents
+/// interleaved in path order, nested parents, deletes (children peaks above
+/// the count) and ACLs that change from node to node: the loader's streamed
+/// maps and parent lookups give the tree that was written.
+#[test]
+fn many_interleaved_parents_round_trip() {
+    let mut t = Tree::new();
+    let mut zxid = 1;
+    let mut next = || {
+        zxid += 1;
+        zxid
+    };
+    let digest = vec![Acl {
+        perms: 1,
+        id: Id {
+            scheme: "digest".into(),
+            id: "u:x".into(),
+        },
+    }];
+    for p in ["/p", "/p-x", "/q", "/p/deep"] {
+        let z = next();
+        assert!(t
+            .apply(&create_rec(z, p.into(), Acl::open_unsafe()))
+            .result
+            .is_ok());
+    }
+    for i in 0..3000 {
+        for parent in ["/p", "/p-x", "/q", "/p/deep"] {
+            let acl = if i % 7 == 0 {
+                digest.clone()
+            } else {
+                Acl::open_unsafe()
+            };
+            let z = next();
+            let rec = create_rec(z, format!("{parent}/c{i:05}"), acl);
+            assert!(t.apply(&rec).result.is_ok());
+        }
+    }
+    for i in (0..3000).step_by(3) {
+        let z = next();
+        let del = rec(
+            z,
+            0,
+            Txn::Delete {
+                path: format!("/q/c{i:05}"),
+            },
+        );
+        assert!(t.apply(&del).result.is_ok());
+    }
+    t.check_invariants().unwrap();
+    assert!(t.nodes.len() > 2 * 4096, "spans several loader chunks");
+    let back = round_trip(&t);
+    assert_same(&t, &back);
+    // The ACL allocations are shared between equal neighbours, as before.
+    let (a, b) = (
+        back.node("/p/c00001").unwrap(),
+        back.node("/p/c00002").unwrap(),
+    );
+    assert!(Arc::ptr_eq(&a.acl, &b.acl));
+    assert_eq!(
+        back.node("/p/c00007").unwrap().acl.as_ref(),
+        digest.as_slice()
+    );
+}
+
+/// `decode_tree` leaves the check to the caller; a wrong stored children
+/// peak is only found by that check.
+#[test]
+fn a_children_peak_below_the_count_is_found_by_the_check() {
+    // snapshot_of_paths stores peak 2 for every node; the root has 3 children.
+    let bytes = snapshot_of_paths(&["/", "/a", "/b", "/c"]);
+    let decoded = decode_tree(&bytes).unwrap();
+    let err = decoded.check_invariants().unwrap_err();
+    assert!(err.contains("peak below"), "{err}");
+    assert!(matches!(
+        read_tree(&bytes).err(),
+        Some(SnapshotCodecError::Invariant(_))
+    ));
 }
