@@ -801,9 +801,11 @@ impl Tree {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut eph = 0usize;
         let mut listed = 0usize;
+        let mut size = 0u64;
         let mut parents = cursor::ChildCursor::default();
         for (p, n) in self.nodes.iter() {
             let p: &str = p;
+            size += path::java_len(p) + n.data.len() as u64;
             if n.stat.num_children as usize != n.num_children() {
                 return Err(format!(
                     "{p}: numChildren {} != {}",
@@ -855,11 +857,6 @@ impl Tree {
         if eph != self.ephemeral_count {
             return Err(format!("ephemeral_count {} != {eph}", self.ephemeral_count));
         }
-        let size: u64 = self
-            .nodes
-            .iter()
-            .map(|(p, n)| path::java_len(p) + n.data.len() as u64)
-            .sum();
         // Quota stats rewrites are not counted, as in ZooKeeper.
         if size as i64 != self.data_size as i64 + self.quota.untracked_bytes() {
             return Err(format!("data size {} != {size}", self.data_size));

@@ -83,6 +83,9 @@ pub fn event_path(parent: &str) -> &str {
 
 /// Java's `String.length()`: UTF-16 code units.
 pub fn java_len(s: &str) -> u64 {
+    if s.is_ascii() {
+        return s.len() as u64;
+    }
     s.encode_utf16().count() as u64
 }
 
@@ -157,6 +160,8 @@ mod tests {
         // "polygenelubricants".hashCode() == Integer.MIN_VALUE
         assert_eq!(java_hash("polygenelubricants"), i32::MIN);
         assert_eq!(java_len("/\u{1f600}"), 3);
+        assert_eq!(java_len("/ab/\u{e9}"), 5);
+        assert_eq!(java_len("/mem/n0000000001"), 16);
         assert_eq!(java_trim(" \t/a \n"), "/a");
     }
 }
