@@ -3,10 +3,10 @@
 //! Ignored: run by hand with
 //! `cargo test --release -p warden --lib restart_cost -- --ignored --nocapture`.
 //! It builds the tree loadgen's `--prefix /mem` makes (one parent, 100-byte
-//! znodes), then times log replay, snapshot encode, write + fsync, read, and
-//! the checks read does, printing wall-clock figures per phase. With
-//! `RESTART_COST_DATA_DIR` set it also leaves the snapshot there, to time a
-//! real server's start on the same tree.
+//! znodes), then times log replay, snapshot encode, write + fsync, decode
+//! and build, and the check the server runs beside the replay, printing
+//! wall-clock figures per phase. With `RESTART_COST_DATA_DIR` set it also
+//! leaves the snapshot there, to time a real server's start on the same tree.
 
 use super::*;
 use crate::proto::types::{Acl, NodeData, OpCode};
@@ -88,7 +88,7 @@ fn restart_cost() {
         f.sync_all().unwrap();
     });
     let read = phase("file read", || std::fs::read(&file).unwrap());
-    let loaded = phase("read_tree (all)", || read_tree(&read).unwrap());
+    let loaded = phase("decode_tree (2 threads)", || decode_tree(&read).unwrap());
     phase("check_invariants", || loaded.check_invariants().unwrap());
     let mut q = loaded.clone();
     phase("quota_setup", || q.quota_setup());
