@@ -115,6 +115,9 @@ pub async fn run(
         spare_retry_at: None,
         spare_backoff: SPARE_RETRY,
     };
+    // The first log file too is built in the background: otherwise the
+    // first write after start waits for a whole preallocation.
+    runtime.prepare_spare();
     loop {
         let input = if runtime.storage.log.flush_in_flight() {
             // Events wait in the channel until the flush is done (see the
@@ -196,6 +199,13 @@ impl Runtime {
         });
         match durable {
             Ok(batches) => {
+                // Events wait while a flush is in flight, so each flush
+                // covers the one batch sealed just before it (or none).
+                assert!(
+                    batches.len() <= 1,
+                    "a flush covered {} batches: events were taken during a flush",
+                    batches.len()
+                );
                 for batch in batches {
                     self.core
                         .step(now, Event::Flushed(batch), &mut self.commands);
