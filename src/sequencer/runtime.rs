@@ -3,11 +3,17 @@
 //! core the time. No decision about order or durability is made here.
 //!
 //! Group commit: the runtime takes the first event and whatever else is
-//! already queued (up to [`BATCH_EVENTS_MAX`]), seals one batch and appends
-//! it; at most one flush is in flight, and everything appended meanwhile goes
-//! into the next one. The fdatasync runs through io_uring, so the sequencer
-//! keeps ordering writes while the device works. A batch is published only
-//! when the core is stepped with the `Durable` token its flush produced.
+//! already queued (up to [`BATCH_EVENTS_MAX`]), seals one batch, appends it
+//! and starts its flush; at most one flush is in flight. While it is, the
+//! runtime does not take events at all: they wait in the channel (bounded:
+//! a full channel holds back the connections that send) and are taken
+//! together, as one batch, the moment the flush completes. Taking each
+//! event as it arrived instead cost a wake-up, a sealed batch, a tree
+//! version, a log append and a publication per event at moderate rates
+//! (about 76 server CPU-us per setData at 17.6k/s against 16 at
+//! saturation, issue 6). The fdatasync runs through io_uring. A batch is
+//! published only when the core is stepped with the `Durable` token its
+//! flush produced.
 //!
 //! Snapshots are taken in the background from a published (hence durable,
 //! immutable) tree version, so each is exact at its zxid.
@@ -109,17 +115,33 @@ pub async fn run(
         spare_retry_at: None,
         spare_backoff: SPARE_RETRY,
     };
+    // The first log file too is built in the background: otherwise the
+    // first write after start waits for a whole preallocation.
+    runtime.prepare_spare();
     loop {
-        let input = future::or(
-            async { completions.recv().await.ok().map(Input::Done) },
-            async { events.recv().await.ok().map(Input::Event) },
-        )
-        .await;
+        let input = if runtime.storage.log.flush_in_flight() {
+            // Events wait in the channel until the flush is done (see the
+            // module doc): the runtime holds a `done` sender, so this ends.
+            completions.recv().await.ok().map(Input::Done)
+        } else {
+            future::or(
+                async { completions.recv().await.ok().map(Input::Done) },
+                async { events.recv().await.ok().map(Input::Event) },
+            )
+            .await
+        };
         let Some(input) = input else { return };
         let now = now_ms();
         match input {
             Input::Event(first) => runtime.take_events(now, first, &events),
-            Input::Done(done) => runtime.on_done(now, done),
+            Input::Done(done) => {
+                runtime.on_done(now, done);
+                if !runtime.storage.log.flush_in_flight() {
+                    if let Ok(first) = events.try_recv() {
+                        runtime.take_events(now, first, &events);
+                    }
+                }
+            }
         }
         runtime.carry_out(now).await;
     }
@@ -177,6 +199,13 @@ impl Runtime {
         });
         match durable {
             Ok(batches) => {
+                // Events wait while a flush is in flight, so each flush
+                // covers the one batch sealed just before it (or none).
+                assert!(
+                    batches.len() <= 1,
+                    "a flush covered {} batches: events were taken during a flush",
+                    batches.len()
+                );
                 for batch in batches {
                     self.core
                         .step(now, Event::Flushed(batch), &mut self.commands);

@@ -128,7 +128,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let (host, port) = config.client_bind();
     tracing::info!(
         shards,
-        "Warden serving clients on {host}:{port} (in memory: nothing is written to disk yet)"
+        data_dir = %config.data_dir.display(),
+        data_log_dir = %config.data_log_dir.display(),
+        force_sync = config.force_sync,
+        "Warden serving clients on {host}:{port}"
     );
     for handle in handles {
         let _ = handle.join();

@@ -3,6 +3,7 @@
 //! directory fsync. Kept apart so each rule (e.g. "a rename is durable only
 //! after the directory is fsynced") is written once.
 
+use crate::writeback::Writeback;
 use crate::Zxid;
 use std::fs::{self, File};
 use std::io;
@@ -12,8 +13,12 @@ use std::path::{Path, PathBuf};
 /// The sub-directory ZooKeeper keeps its files in (format version 2).
 pub const VERSION_DIR: &str = "version-2";
 
-/// The block size preallocation writes with.
-pub(crate) const ZERO_CHUNK: usize = 4096;
+/// The size of each write when zero filling (the pacing is per
+/// [`crate::writeback::CHUNK`]).
+pub(crate) const ZERO_CHUNK: usize = 64 << 10;
+
+/// Zeros for [`zero_fill`], shared so no call zeroes a buffer of its own.
+static ZEROS: [u8; ZERO_CHUNK] = [0; ZERO_CHUNK];
 
 pub(crate) fn version_dir(base: &Path) -> PathBuf {
     base.join(VERSION_DIR)
@@ -77,16 +82,19 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Writes real zeros over `from..to` in 4 KiB writes (never fallocate: an
+/// Writes real zeros over `from..to` (never fallocate: an
 /// allocated-but-unwritten extent costs a metadata write on every later
-/// fdatasync that touches it).
+/// fdatasync that touches it), paced by [`Writeback`] so a 64 MiB
+/// preallocation does not stall the log's fdatasync behind it. The caller
+/// syncs.
 pub(crate) fn zero_fill(file: &File, from: u64, to: u64) -> io::Result<()> {
-    let zeros = [0u8; ZERO_CHUNK];
+    let mut pacing = Writeback::starting_at(from);
     let mut at = from;
     while at < to {
         let n = (to - at).min(ZERO_CHUNK as u64) as usize;
-        file.write_all_at(&zeros[..n], at)?;
+        file.write_all_at(&ZEROS[..n], at)?;
         at += n as u64;
+        pacing.wrote_up_to(file, at);
     }
     Ok(())
 }

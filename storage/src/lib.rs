@@ -17,6 +17,8 @@
 //! - [`recovery`] finds the newest valid snapshot + the log records after it, with
 //!   torn tails cut off and reported and mid-log corruption refused.
 //! - [`purge`] implements `autopurge.snapRetainCount`.
+//! - [`writeback`] paces large background writes (snapshots, the next log
+//!   file's zero fill) so the log's fdatasync never queues behind them.
 //! - [`dump`] is what `warden log-dump` / `warden snap-dump` render.
 
 pub mod dump;
@@ -28,6 +30,7 @@ pub mod recovery;
 pub mod snapshot;
 pub mod store;
 pub mod volatile;
+pub mod writeback;
 
 pub use durable::{BatchId, Durable, DurableBatches};
 pub use fsutil::VERSION_DIR;

@@ -159,7 +159,8 @@ impl SparePlan {
         }
     }
 
-    /// Creates the file and writes `size` zeros in 4 KiB writes, then fsyncs.
+    /// Creates the file and writes `size` zeros (paced, see
+    /// [`crate::writeback`]), then fsyncs.
     /// On failure (a full disk: ENOSPC) the partial file is removed, so a
     /// failed attempt gives back the space it took.
     pub fn build(self) -> Result<Spare, LogError> {

@@ -3,29 +3,22 @@
 //! Why: a snapshot is hundreds of megabytes. Written through the page cache
 //! and synced once at the end, it becomes one giant flush that competes
 //! with the txn log's fdatasync for the disk, and write latency spikes
-//! (issue 5: p99 1029 ms with snapshots vs 75 ms without). Here every
-//! [`CHUNK`] bytes the writer starts writeback of that chunk and waits for
-//! the one before it, so at most two chunks are ever dirty and the final
-//! `sync_all` has little left to do.
+//! (issue 5: p99 1029 ms with snapshots vs 75 ms without). The writes are
+//! paced by [`crate::writeback::Writeback`], so the final `sync_all` has
+//! little left to do.
 //!
 //! Guarantees: the bytes written are exactly the bytes given; durability
 //! still comes only from the caller's final `sync_all` (the writeback
 //! requests are advisory, and their errors resurface there).
 
+use crate::writeback::Writeback;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-
-/// Bytes between writeback requests.
-pub const CHUNK: u64 = 8 << 20;
 
 pub struct TrickleFile {
     file: File,
     written: u64,
-    /// Start of the chunk not yet handed to writeback.
-    pending_from: u64,
-    /// The chunk handed to writeback last, not yet waited for.
-    in_flight: Option<(u64, u64)>,
+    pacing: Writeback,
 }
 
 impl TrickleFile {
@@ -33,35 +26,12 @@ impl TrickleFile {
         TrickleFile {
             file,
             written: 0,
-            pending_from: 0,
-            in_flight: None,
+            pacing: Writeback::default(),
         }
     }
 
     pub fn into_file(self) -> File {
         self.file
-    }
-
-    fn start_writeback(&mut self) {
-        let (from, len) = (self.pending_from, self.written - self.pending_from);
-        let fd = self.file.as_raw_fd();
-        // SAFETY: plain syscalls on an open fd we own; no memory is passed.
-        // Errors are ignored on purpose: the final sync_all reports them.
-        unsafe {
-            libc::sync_file_range(fd, from as i64, len as i64, libc::SYNC_FILE_RANGE_WRITE);
-            if let Some((f, l)) = self.in_flight {
-                libc::sync_file_range(
-                    fd,
-                    f as i64,
-                    l as i64,
-                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                        | libc::SYNC_FILE_RANGE_WRITE
-                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-                );
-            }
-        }
-        self.in_flight = Some((from, len));
-        self.pending_from = self.written;
     }
 }
 
@@ -69,9 +39,7 @@ impl Write for TrickleFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
         self.written += n as u64;
-        if self.written - self.pending_from >= CHUNK {
-            self.start_writeback();
-        }
+        self.pacing.wrote_up_to(&self.file, self.written);
         Ok(n)
     }
 
@@ -91,11 +59,11 @@ mod tests {
         let path = dir.path().join("f");
         let mut w = TrickleFile::new(File::create(&path).unwrap());
         let block: Vec<u8> = (0..1_000_003u32).map(|i| (i % 251) as u8).collect();
-        let rounds = (3 * CHUNK) as usize / block.len() + 1;
+        let rounds = (3 * crate::writeback::CHUNK) as usize / block.len() + 1;
         for _ in 0..rounds {
             w.write_all(&block).unwrap();
         }
-        assert!(w.in_flight.is_some(), "writeback was requested");
+        assert!(w.pacing.started(), "writeback was requested");
         w.into_file().sync_all().unwrap();
         let mut back = Vec::new();
         File::open(&path).unwrap().read_to_end(&mut back).unwrap();
