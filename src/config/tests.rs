@@ -22,12 +22,23 @@ fn err_extra(extra: &str) -> String {
     err(&format!("{BASE}{extra}"))
 }
 
-/// A fresh empty directory under the system temp dir.
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("warden-cfg-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh empty directory, removed when the value is dropped.
+struct TempDir(tempfile::TempDir);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    TempDir(
+        tempfile::Builder::new()
+            .prefix(&format!("warden-cfg-{name}-"))
+            .tempdir()
+            .unwrap(),
+    )
 }
 
 #[test]
