@@ -393,6 +393,9 @@ impl Connection {
                 if idle && shard.applied() >= deferred.must_see {
                     self.answer_read(shard, deferred);
                 } else {
+                    if self.pipeline.borrow().needs_point() {
+                        self.ask_read_point(shard).await?;
+                    }
                     self.pipeline
                         .borrow_mut()
                         .push_read(deferred)
@@ -435,6 +438,26 @@ impl Connection {
             .map_err(|_| "server shutting down".to_string())
     }
 
+    /// Queues a read point and asks the sequencer for it (see
+    /// [`super::pipeline`]): the reads queued next are answered from the
+    /// version right after this session's pending writes.
+    async fn ask_read_point(&self, shard: &Shard) -> Result<(), String> {
+        let session = self
+            .session
+            .get()
+            .expect("active connections have a session");
+        self.pipeline.borrow_mut().push_point();
+        let event = Event::ReadPoint {
+            origin: self.origin(),
+            session,
+        };
+        shard
+            .to_sequencer
+            .send(event)
+            .await
+            .map_err(|_| "server shutting down".to_string())
+    }
+
     /// Called by the shard for each outcome addressed to this connection.
     pub fn on_outcome(&self, shard: &Shard, outcome: &Outcome) {
         match &outcome.reply {
@@ -465,6 +488,10 @@ impl Connection {
                 self.pipeline
                     .borrow_mut()
                     .complete_write(outcome.xid, completed);
+                self.drain(shard);
+            }
+            Reply::ReadPoint => {
+                self.pipeline.borrow_mut().complete_point();
                 self.drain(shard);
             }
             Reply::Nothing => {}
