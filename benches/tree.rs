@@ -150,7 +150,7 @@ fn sequencer_set_data(c: &mut Criterion) {
                 };
                 let done = prep::execute(&mut tree, header, &req, &ctx);
                 assert!(done.reply.is_ok());
-                if zxid as u64 % every == 0 {
+                if (zxid as u64).is_multiple_of(every) {
                     published = Arc::new(tree.clone());
                 }
                 black_box(done)
