@@ -82,6 +82,70 @@ fn a_read_pipelined_behind_a_write_sees_it() {
     });
 }
 
+/// Reads queued between two writes of one session see the first write and
+/// not the second, even when both writes land in one published batch (the
+/// read is answered from the read point the shard asked for), and a watch
+/// such a read sets fires for the second write before its reply.
+#[test]
+fn a_read_between_two_pipelined_writes_sees_exactly_the_first() {
+    for_each_shard_count(|server| {
+        let mut c = Client::connect(server.port);
+        c.call(&create("/rp", b"", 0));
+        for i in 0..100 {
+            let first = format!("a{i}");
+            let second = format!("b{i}");
+            let w1 = c.send(&set("/rp", first.as_bytes()));
+            let r1 = c.send(&get("/rp", true));
+            let r1b = c.send(&exists("/rp", false));
+            let w2 = c.send(&set("/rp", second.as_bytes()));
+            let r2 = c.send(&get("/rp", false));
+            let (h1, _) = c.wait_reply(w1);
+            let (hr1, read1) = c.wait_reply(r1);
+            let (hr1b, exists1) = c.wait_reply(r1b);
+            let (h2, _) = c.wait_reply(w2);
+            let (hr2, read2) = c.wait_reply(r2);
+            let Response::GetData(data1, stat1) = read1 else {
+                panic!("{read1:?}")
+            };
+            let Response::Stat(stat1b) = exists1 else {
+                panic!("{exists1:?}")
+            };
+            let Response::GetData(data2, stat2) = read2 else {
+                panic!("{read2:?}")
+            };
+            assert_eq!(data1.as_slice(), first.as_bytes(), "round {i}");
+            assert_eq!(
+                (stat1.mzxid, hr1.zxid, hr1b.zxid),
+                (h1.zxid, h1.zxid, h1.zxid)
+            );
+            assert_eq!(stat1b, stat1);
+            assert_eq!(data2.as_slice(), second.as_bytes());
+            assert_eq!((stat2.mzxid, hr2.zxid), (h2.zxid, h2.zxid));
+            let event = c.next_event(Duration::from_secs(5)).expect("watch fired");
+            assert_eq!(
+                (event.event_type, event.path.as_str()),
+                (EventType::NodeDataChanged, "/rp")
+            );
+            let tail: Vec<&str> = c.arrivals[c.arrivals.len() - 5..]
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let w2_reply = format!("reply {w2}");
+            assert_eq!(
+                tail,
+                [
+                    format!("reply {r1}").as_str(),
+                    format!("reply {r1b}").as_str(),
+                    "event NodeDataChanged /rp",
+                    w2_reply.as_str(),
+                    format!("reply {r2}").as_str(),
+                ],
+                "the watch set between the writes fires before the second reply"
+            );
+        }
+    });
+}
+
 #[test]
 fn watch_event_arrives_before_any_reply_showing_the_change() {
     for_each_shard_count(|server| {

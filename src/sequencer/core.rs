@@ -45,6 +45,11 @@ pub enum Event {
         auth: Arc<[Id]>,
         request: Request,
     },
+    /// A connection queued a read behind a pending write of `session`: it
+    /// needs the tree version right after that write (see
+    /// [`super::outcome`]). Answered with [`Reply::ReadPoint`], in order
+    /// with the session's writes; consumes no zxid.
+    ReadPoint { origin: Origin, session: SessionId },
     /// A connection's handshake: a new session or a reattach.
     Connect {
         origin: Origin,
@@ -119,6 +124,9 @@ pub struct Sequencer {
     session_ids: SessionIdGenerator,
     owners: HashMap<SessionId, Origin>,
     open: Vec<Outcome>,
+    /// The newest version taken (see [`super::outcome`]): what outcomes
+    /// that need none carry.
+    published: Arc<Tree>,
     open_records: Vec<TxnRecord>,
     sealed: VecDeque<Batch>,
     next_batch: u64,
@@ -138,6 +146,7 @@ impl Sequencer {
         let next_sweep_ms = now_ms + config.container_check_interval_ms;
         Sequencer {
             config,
+            published: Arc::new(tree.clone()),
             tree,
             sessions,
             session_ids,
@@ -174,6 +183,7 @@ impl Sequencer {
                 auth,
                 request,
             } => self.on_request(now_ms, origin, session, xid, &auth, request),
+            Event::ReadPoint { origin, session } => self.on_read_point(origin, session),
             Event::Connect { origin, attempt } => self.on_connect(now_ms, origin, attempt),
             Event::Touch(ids) => {
                 for id in ids {
@@ -255,6 +265,26 @@ impl Sequencer {
                 self.push_executed(Some(origin), session, xid, executed, false);
             }
         }
+    }
+
+    fn on_read_point(&mut self, origin: Origin, session: SessionId) {
+        self.push_unlogged(Some(origin), session, 0, Reply::ReadPoint);
+        self.take_version();
+    }
+
+    /// Makes the last open outcome carry the current tree as a new version.
+    /// Taking one is cheap (the maps' roots are shared); what costs is that
+    /// the next write to each shared B-tree leaf copies it.
+    fn take_version(&mut self) {
+        let Some(last) = self.open.last_mut() else {
+            return;
+        };
+        if last.exact {
+            return;
+        }
+        self.published = Arc::new(self.tree.clone());
+        last.tree = self.published.clone();
+        last.exact = true;
     }
 
     fn on_connect(&mut self, now_ms: i64, origin: Origin, attempt: ConnectAttempt) {
@@ -400,7 +430,8 @@ impl Sequencer {
             reply,
             changes,
             session_closed,
-            tree: Arc::new(self.tree.clone()),
+            tree: self.published.clone(),
+            exact: false,
         });
     }
 
@@ -408,6 +439,7 @@ impl Sequencer {
         if self.open.is_empty() {
             return;
         }
+        self.take_version();
         let id = BatchId(self.next_batch);
         self.next_batch += 1;
         let outcomes = std::mem::take(&mut self.open);

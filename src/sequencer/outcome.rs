@@ -2,11 +2,20 @@
 //! event, grouped in durable [`Batch`]es.
 //!
 //! Every shard receives every batch. For each outcome, in order, a shard
-//! (1) switches its readers to `tree`, the version right after this outcome,
-//! (2) fires the watches of `changes`, and (3) if `origin` names one of its
-//! connections, releases the reply. That order is what makes a client see a
-//! watch event before any reply that reflects the change, and a read queued
-//! behind its own write see exactly the tree after that write.
+//! (1) switches its readers to `tree` if the outcome carries the version
+//! right after it (`exact`), (2) fires the watches of `changes`, and (3) if
+//! `origin` names one of its connections, releases the reply. That order is
+//! what makes a client see a watch event before any reply that reflects the
+//! change, and a read queued behind its own write see the tree after that
+//! write (and after nothing the shard has not fired the watches of).
+//!
+//! Versions are taken only where a shard may read one (issue 6: a version
+//! per write made the sequencer copy B-tree paths and the shards free them
+//! on every write): the last outcome of a batch, whose version shards serve
+//! reads from after the batch, and read points, which a shard asks for when
+//! a read is queued behind a pending write of its session. Between those,
+//! the tree is applied in place. Every other outcome carries the newest
+//! version taken before it, with `exact` false; nobody reads it.
 
 use crate::proto::responses::Response;
 use crate::proto::types::{ErrorCode, SessionId, Zxid};
@@ -44,6 +53,9 @@ pub enum Reply {
     ZxidAhead { client_zxid: Zxid },
     /// Nobody waits for this outcome (expiry, container sweep).
     Nothing,
+    /// The read point the origin connection asked for: its queued reads
+    /// are answered from `tree` (exact).
+    ReadPoint,
 }
 
 /// One ordered event's result.
@@ -59,8 +71,12 @@ pub struct Outcome {
     pub changes: Vec<Change>,
     /// The session ended here (closeSession or expiry): close its connection.
     pub session_closed: bool,
-    /// The tree right after this outcome.
+    /// The tree right after this outcome if `exact`; otherwise an older
+    /// version, not to be read.
     pub tree: Arc<Tree>,
+    /// `tree` is the version right after this outcome (always so for the
+    /// last outcome of a batch and for read points).
+    pub exact: bool,
 }
 
 /// A group of outcomes whose transactions were flushed together.

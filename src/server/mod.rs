@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!  clients ─TCP─▶ shard 0..N  (SO_REUSEPORT; decode, reads, watches, replies)
-//!                    │  Event::{Connect, Request, Touch}       ▲ Arc<Batch>
-//!                    ▼                                         │
+//!                    │  Event::{Connect, Request, ReadPoint, Touch}  ▲ Arc<Batch>
+//!                    ▼                                              │
 //!                 sequencer (validate + order + apply → log append/flush → publish)
 //! ```
 //!

@@ -393,6 +393,9 @@ impl Connection {
                 if idle && shard.applied() >= deferred.must_see {
                     self.answer_read(shard, deferred);
                 } else {
+                    if self.pipeline.borrow().needs_point() {
+                        self.ask_read_point(shard).await?;
+                    }
                     self.pipeline
                         .borrow_mut()
                         .push_read(deferred)
@@ -413,26 +416,36 @@ impl Connection {
         request: Request,
         received: Instant,
     ) -> Result<(), String> {
-        let session = self
-            .session
-            .get()
-            .expect("active connections have a session");
         self.pipeline
             .borrow_mut()
             .push_write(header.xid, received)
             .expect("bounded by the pending semaphore");
         let event = Event::Request {
             origin: self.origin(),
-            session,
+            session: self.active_session(),
             xid: header.xid,
             auth: self.auth_ids(),
             request,
         };
-        shard
-            .to_sequencer
-            .send(event)
-            .await
-            .map_err(|_| "server shutting down".to_string())
+        send_to_sequencer(shard, event).await
+    }
+
+    /// Queues a read point and asks the sequencer for it (see
+    /// [`super::pipeline`]): the reads queued next are answered from the
+    /// version right after this session's pending writes.
+    async fn ask_read_point(&self, shard: &Shard) -> Result<(), String> {
+        self.pipeline.borrow_mut().push_point();
+        let event = Event::ReadPoint {
+            origin: self.origin(),
+            session: self.active_session(),
+        };
+        send_to_sequencer(shard, event).await
+    }
+
+    fn active_session(&self) -> SessionId {
+        self.session
+            .get()
+            .expect("active connections have a session")
     }
 
     /// Called by the shard for each outcome addressed to this connection.
@@ -465,6 +478,10 @@ impl Connection {
                 self.pipeline
                     .borrow_mut()
                     .complete_write(outcome.xid, completed);
+                self.drain(shard);
+            }
+            Reply::ReadPoint => {
+                self.pipeline.borrow_mut().complete_point();
                 self.drain(shard);
             }
             Reply::Nothing => {}
@@ -748,4 +765,13 @@ async fn read_more<R: AsyncRead + Unpin>(
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(false),
         Err(error) => Err(format!("read failed: {error}")),
     }
+}
+
+/// Hands `event` to the sequencer, in this shard's order.
+async fn send_to_sequencer(shard: &Shard, event: Event) -> Result<(), String> {
+    shard
+        .to_sequencer
+        .send(event)
+        .await
+        .map_err(|_| "server shutting down".to_string())
 }

@@ -7,6 +7,14 @@
 //! behind a write is evaluated only when everything before it is answered,
 //! on the tree version right after that write. When nothing is pending, a
 //! read is answered at once and never enters the queue.
+//!
+//! The sequencer publishes a tree version only where a shard needs one (the
+//! end of each batch, and read points), not after every write. So a read
+//! queued right behind a pending write is preceded by a read point: the
+//! connection asks the sequencer for one ([`Pipeline::needs_point`]), which
+//! answers it, in the session's order, with the version right after the
+//! session's earlier writes. Points are not requests: they do not count
+//! against the bound.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -20,6 +28,10 @@ enum Slot<R, C> {
         done: Option<C>,
     },
     Read(R),
+    /// A read point: released once the sequencer has answered it.
+    Point {
+        done: bool,
+    },
 }
 
 /// What the connection must do next, in order.
@@ -39,6 +51,8 @@ pub struct Full;
 #[derive(Debug)]
 pub struct Pipeline<R, C> {
     queue: VecDeque<Slot<R, C>>,
+    /// Read points in `queue` (not counted against `capacity`).
+    points: usize,
     capacity: usize,
 }
 
@@ -47,6 +61,7 @@ impl<R, C> Pipeline<R, C> {
         assert!(capacity > 0);
         Pipeline {
             queue: VecDeque::new(),
+            points: 0,
             capacity,
         }
     }
@@ -77,29 +92,58 @@ impl<R, C> Pipeline<R, C> {
     }
 
     fn push(&mut self, slot: Slot<R, C>) -> Result<(), Full> {
-        if self.queue.len() >= self.capacity {
+        if self.queue.len() - self.points >= self.capacity {
             return Err(Full);
         }
         self.queue.push_back(slot);
         Ok(())
     }
 
+    /// True when a read pushed now would be released by the completion of a
+    /// pending write (the last slot), i.e. in the middle of a batch: it
+    /// needs a read point pushed (and asked of the sequencer) first.
+    pub fn needs_point(&self) -> bool {
+        matches!(self.queue.back(), Some(Slot::Write { done: None, .. }))
+    }
+
+    /// Queues a read point; the caller asks the sequencer for it.
+    pub fn push_point(&mut self) {
+        self.points += 1;
+        self.queue.push_back(Slot::Point { done: false });
+    }
+
+    /// The oldest write or read point the sequencer has not answered yet.
+    fn first_pending(&mut self) -> &mut Slot<R, C> {
+        self.queue
+            .iter_mut()
+            .find(|slot| {
+                matches!(
+                    slot,
+                    Slot::Write { done: None, .. } | Slot::Point { done: false }
+                )
+            })
+            .expect("an answer from the sequencer was pending")
+    }
+
     /// Records the reply of the oldest unanswered write. The sequencer keeps
     /// each session's order, so it must be the one with this xid.
     pub fn complete_write(&mut self, xid: i32, completed: C) {
-        let slot = self
-            .queue
-            .iter_mut()
-            .find(|slot| matches!(slot, Slot::Write { done: None, .. }))
-            .expect("a completed write was pending");
-        match slot {
+        match self.first_pending() {
             Slot::Write {
                 xid: pending, done, ..
             } => {
                 assert_eq!(*pending, xid, "writes complete in the order sent");
                 *done = Some(completed);
             }
-            Slot::Read(_) => unreachable!(),
+            _ => panic!("a write completed where a read point was pending"),
+        }
+    }
+
+    /// Records that the sequencer answered the oldest read point.
+    pub fn complete_point(&mut self) {
+        match self.first_pending() {
+            Slot::Point { done } => *done = true,
+            _ => panic!("a read point completed where a write was pending"),
         }
     }
 
@@ -111,14 +155,17 @@ impl<R, C> Pipeline<R, C> {
 
     /// The next thing to send, if everything before it is answered.
     pub fn pop_ready(&mut self) -> Option<Ready<R, C>> {
-        match self.queue.front()? {
-            Slot::Write { done: None, .. } => None,
-            _ => match self.queue.pop_front()? {
-                Slot::Write { done, received, .. } => {
-                    Some(Ready::Write(done.expect("checked above"), received))
-                }
-                Slot::Read(read) => Some(Ready::Read(read)),
-            },
+        loop {
+            match self.queue.front()? {
+                Slot::Write { done: None, .. } | Slot::Point { done: false } => return None,
+                _ => match self.queue.pop_front()? {
+                    Slot::Write { done, received, .. } => {
+                        return Some(Ready::Write(done.expect("checked above"), received))
+                    }
+                    Slot::Read(read) => return Some(Ready::Read(read)),
+                    Slot::Point { .. } => self.points -= 1,
+                },
+            }
         }
     }
 }
@@ -200,6 +247,44 @@ mod tests {
         p.push_write(1, t0()).unwrap();
         p.push_read("r").unwrap();
         assert_eq!(p.push_read("r"), Err(Full));
+    }
+
+    #[test]
+    fn a_read_behind_a_pending_write_needs_a_point_and_waits_for_it() {
+        let mut p = P::new(2);
+        assert!(!p.needs_point());
+        p.push_write(1, t0()).unwrap();
+        assert!(p.needs_point());
+        p.push_point();
+        p.push_read("r2").unwrap();
+        // A second read shares the point; the bound counts requests only.
+        assert!(!p.needs_point());
+        assert_eq!(p.push_read("r3"), Err(Full));
+        p.complete_write(1, "w1");
+        assert_eq!(drain(&mut p), vec![Ready::Write("w1", t0())]);
+        p.complete_point();
+        assert_eq!(drain(&mut p), vec![Ready::Read("r2")]);
+        assert!(p.is_idle());
+    }
+
+    #[test]
+    fn a_completed_write_behind_a_waiting_read_needs_no_point() {
+        let mut p = P::new(4);
+        p.push_read("r1").unwrap();
+        p.push_write(2, t0()).unwrap();
+        p.complete_write(2, "w2");
+        assert!(!p.needs_point());
+    }
+
+    #[test]
+    #[should_panic(expected = "read point was pending")]
+    fn a_write_answered_before_its_earlier_point_is_a_programmer_error() {
+        let mut p = P::new(4);
+        p.push_write(1, t0()).unwrap();
+        p.push_point();
+        p.push_write(3, t0()).unwrap();
+        p.complete_write(1, "w1");
+        p.complete_write(3, "w3");
     }
 
     #[test]

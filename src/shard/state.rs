@@ -2,7 +2,7 @@
 //! published batches, report session activity to the sequencer.
 //!
 //! A batch is applied in one go, without awaiting: switch the tree
-//! version, fire watches, release replies; everything it queues for
+//! version where the outcome carries one, fire watches, release replies; everything it queues for
 //! clients is then flushed connection by connection (see [`super::flush`]),
 //! so each watch event is sent before any reply of the same batch or later
 //! on that connection.
@@ -271,7 +271,9 @@ impl Shard {
     }
 
     fn apply_outcome(&self, outcome: &Outcome) {
-        *self.tree.borrow_mut() = outcome.tree.clone();
+        if outcome.exact {
+            *self.tree.borrow_mut() = outcome.tree.clone();
+        }
         self.fire_watches(outcome);
         if let Reply::SessionResumed {
             previous: Some(previous),

@@ -1045,3 +1045,49 @@ fn multi_checks_quota_against_the_committed_tree_as_zookeeper_does() {
         other => panic!("{other:?}"),
     }
 }
+
+/// setData without enforceQuota checks on the node the apply step finds;
+/// it must answer, log and change exactly what the general path (taken
+/// with enforceQuota on, no quota set) does, and its record replayed must
+/// rebuild the same tree.
+#[test]
+fn set_data_single_lookup_path_matches_the_general_path_and_replay() {
+    let mut fast = Env::new();
+    let mut general = Env::new();
+    general.ctx.enforce_quota = true;
+    let script = [
+        create("/a", 0),
+        set_data("/a", b"hello", -1),
+        set_data("/a", b"x", 7),
+        set_data("/a", b"again", 1),
+        set_data("/missing", b"x", -1),
+        set_data("/a/", b"x", -1),
+        // ACL is checked before the version: NoAuth, not BadVersion.
+        set_data("/zookeeper/config", b"x", 5),
+    ];
+    for req in script {
+        let before = fast.tree.clone();
+        let a = fast.run(S1, req.clone());
+        let b = general.run(S1, req);
+        assert_eq!(a.record, b.record);
+        assert_eq!(a.reply, b.reply);
+        assert_eq!(a.changes, b.changes);
+        let mut replayed = before;
+        let applied = replayed.apply(&a.record);
+        assert_eq!(applied.changes, a.changes);
+        for tree in [&general.tree, &replayed] {
+            let (x, y) = (fast.tree.node("/a").unwrap(), tree.node("/a").unwrap());
+            assert_eq!((x.stat, &x.data), (y.stat, &y.data));
+            assert_eq!(tree.last_zxid(), fast.tree.last_zxid());
+            assert_eq!(
+                tree.approximate_data_size(),
+                fast.tree.approximate_data_size()
+            );
+        }
+    }
+    assert_eq!(fast.stat("/a").version, 2);
+    assert_eq!(
+        fast.tree.node("/a").unwrap().data,
+        NodeData::copy_from_slice(b"again")
+    );
+}
