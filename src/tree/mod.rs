@@ -22,12 +22,14 @@ pub mod quota;
 pub mod read;
 pub mod snapshot;
 pub mod stats_track;
+mod stored;
 
 use crate::proto::types::{Acl, ErrorCode, EventType, NodeData, OpCode, SessionId, Stat, Zxid};
 use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
 use imbl::{OrdMap, OrdSet};
 use javaorder::Member;
 use std::sync::Arc;
+pub use stored::{Data, StoredStat};
 
 /// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -66,20 +68,20 @@ impl NodeKind {
     }
 }
 
-/// One znode. `stat.num_children` and `stat.data_length` are kept current
-/// (`data_length` is 0 for null data, as `DataNode.copyStat` reports it).
+/// One znode. Its Stat's `dataLength` and `numChildren` follow from the
+/// data and the children set ([`Node::stat`]).
 ///
 /// Compact on purpose (issue 6): the tree holds each znode once behind an
 /// `Arc`, its path (the tree's key) is one allocation shared with the
-/// parent's children set, and a znode that never had a child holds no
-/// children map at all.
+/// parent's children set, a znode that never had a child holds no
+/// children map at all, and the Stat, kind and data are kept without
+/// repetition (see [`stored`]): 104 bytes plus the data's allocation.
 #[derive(Clone, Debug)]
 pub struct Node {
     /// As the client sent it: null stays null (`get` answers length -1).
-    pub data: NodeData,
+    data: Data,
     pub acl: Arc<[Acl]>,
-    pub stat: Stat,
-    pub kind: NodeKind,
+    pub stat: StoredStat,
     /// `None` until the first child is added.
     children: Option<Arc<Children>>,
 }
@@ -100,17 +102,50 @@ fn name_of(path: &str) -> &str {
 }
 
 impl Node {
-    fn new(data: NodeData, acl: Arc<[Acl]>, stat: Stat, kind: NodeKind) -> Node {
-        let mut stat = stat;
-        stat.data_length = data.len() as i32;
-        stat.num_children = 0;
+    fn new(data: Data, acl: Arc<[Acl]>, stat: Stat, kind: NodeKind) -> Node {
         Node {
             data,
             acl,
-            stat,
-            kind,
+            stat: StoredStat::new(&stat, kind),
             children: None,
         }
+    }
+
+    /// A node read back from a snapshot: `stat`'s stored fields and `kind`
+    /// (its derived counts come from the data and, later, the children).
+    pub(super) fn restored(data: NodeData, acl: Arc<[Acl]>, stat: &Stat, kind: NodeKind) -> Node {
+        Node::new(Data::take(data), acl, *stat, kind)
+    }
+
+    pub fn kind(&self) -> NodeKind {
+        self.stat.kind()
+    }
+
+    /// The data, `None` when null.
+    pub fn data(&self) -> Option<&[u8]> {
+        self.data.as_bytes()
+    }
+
+    /// Data length in bytes (0 for null, as `DataNode.copyStat` reports it).
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn data_is_null(&self) -> bool {
+        self.data.is_null()
+    }
+
+    /// The data for a reply.
+    pub fn node_data(&self) -> NodeData {
+        self.data.to_node_data()
+    }
+
+    /// The stored Stat with its derived counts: what a snapshot keeps
+    /// (the stored cversion, the real ephemeralOwner of containers and
+    /// TTL nodes); clients see [`Node::client_stat`].
+    pub fn stat(&self) -> Stat {
+        self.stat
+            .full(self.data.len() as i32, self.num_children() as i32)
     }
 
     pub fn num_children(&self) -> usize {
@@ -137,7 +172,6 @@ impl Node {
         let member = Member::new(name_of(&child), seq);
         c.members.insert(child, member);
         c.peak = c.peak.max(c.members.len());
-        self.stat.num_children = c.members.len() as i32;
     }
 
     /// Sets the most children ever held (restoring a snapshot).
@@ -151,7 +185,6 @@ impl Node {
         if let Some(c) = self.children.as_mut() {
             let c = Arc::make_mut(c);
             c.members.remove(child);
-            self.stat.num_children = c.members.len() as i32;
         }
     }
 
@@ -162,11 +195,10 @@ impl Node {
     /// `2 * creates - children now`. Container and TTL markers stored in
     /// `ephemeralOwner` are shown as 0.
     pub fn client_stat(&self) -> Stat {
-        let mut stat = self.stat;
-        let children = self.num_children() as i32;
-        stat.num_children = children;
+        let mut stat = self.stat();
+        let children = stat.num_children;
         stat.cversion = self.stat.cversion.wrapping_mul(2).wrapping_sub(children);
-        if !matches!(self.kind, NodeKind::Ephemeral(_)) {
+        if !matches!(self.kind(), NodeKind::Ephemeral(_)) {
             stat.ephemeral_owner = 0;
         }
         stat
@@ -293,7 +325,7 @@ impl Tree {
         };
         let empty = || {
             Node::new(
-                NodeData::empty(),
+                Data::empty(),
                 open.clone(),
                 Stat::default(),
                 NodeKind::Persistent,
@@ -469,7 +501,7 @@ impl Tree {
             let Some(n) = self.node(p) else {
                 continue;
             };
-            if let NodeKind::Ttl(ttl) = n.kind {
+            if let NodeKind::Ttl(ttl) = n.kind() {
                 if n.num_children() == 0 && ttl != 0 && now_ms.wrapping_sub(n.stat.mtime) > ttl {
                     out.push(p.to_string());
                 }
@@ -561,7 +593,7 @@ impl Tree {
     }
 
     fn insert_node(&mut self, path: Arc<str>, node: Node) {
-        self.data_size += path::java_len(&path) + node.data.len() as u64;
+        self.data_size += path::java_len(&path) + node.data_len() as u64;
         let old = self.nodes.insert(path, Arc::new(node));
         assert!(old.is_none(), "insert_node over an existing node");
     }
@@ -612,7 +644,7 @@ impl Tree {
         };
         let acl = self.intern_acl(&c.acl);
         let path: Arc<str> = Arc::from(c.path.as_str());
-        let node = Node::new(own_data(&c.data), acl.clone(), stat, kind);
+        let node = Node::new(Data::copy_of(&c.data), acl.clone(), stat, kind);
         let out_stat = node.client_stat();
         let seq = self.take_seq();
         let child = path.clone();
@@ -709,9 +741,9 @@ impl Tree {
         let Some(node) = self.nodes.remove(path) else {
             return Err(ErrorCode::NoNode);
         };
-        self.data_size -= path::java_len(path) + node.data.len() as u64;
-        self.untrack_kind(path, node.kind);
-        self.quota_on_delete(parent_name, child_name, path, node.data.len());
+        self.data_size -= path::java_len(path) + node.data_len() as u64;
+        self.untrack_kind(path, node.kind());
+        self.quota_on_delete(parent_name, child_name, path, node.data_len());
         ch.push(Change {
             event: EventType::NodeDeleted,
             path: path.to_string(),
@@ -736,11 +768,10 @@ impl Tree {
         let (old_len, stat, acl) = self
             .update(path, |n| {
                 let old_len = n.data.len() as u64;
-                n.data = own_data(data);
+                n.data = Data::copy_of(data);
                 n.stat.mtime = h.time_ms;
                 n.stat.mzxid = h.zxid;
                 n.stat.version = version;
-                n.stat.data_length = data.len() as i32;
                 (old_len, n.client_stat(), n.acl.clone())
             })
             .ok_or(ErrorCode::NoNode)?;
@@ -770,8 +801,7 @@ impl Tree {
     fn replace_data_untracked(&mut self, path: &str, data: NodeData) -> Option<i64> {
         self.update(path, |n| {
             let delta = data.len() as i64 - n.data.len() as i64;
-            n.stat.data_length = data.len() as i32;
-            n.data = data;
+            n.data = Data::take(data);
             delta
         })
     }
@@ -794,7 +824,7 @@ impl Tree {
         for p in paths.iter().chain(leftover.iter()) {
             let owned = self
                 .node(p)
-                .is_some_and(|n| n.kind == NodeKind::Ephemeral(session));
+                .is_some_and(|n| n.kind() == NodeKind::Ephemeral(session));
             if owned {
                 self.ephemeral_count -= 1;
                 // The session entry is gone; untrack_kind finds nothing more to do.
@@ -811,16 +841,6 @@ impl Tree {
         let mut parents = cursor::ChildCursor::default();
         for (p, n) in self.nodes.iter() {
             let p: &str = p;
-            if n.stat.num_children as usize != n.num_children() {
-                return Err(format!(
-                    "{p}: numChildren {} != {}",
-                    n.stat.num_children,
-                    n.num_children()
-                ));
-            }
-            if n.stat.data_length as usize != n.data.len() {
-                return Err(format!("{p}: dataLength"));
-            }
             if n.children_peak() < n.num_children() {
                 return Err(format!("{p}: children peak below the count"));
             }
@@ -840,7 +860,7 @@ impl Tree {
                     return Err(format!("{p}: czxid above its parent's pzxid"));
                 }
             }
-            if let NodeKind::Ephemeral(s) = n.kind {
+            if let NodeKind::Ephemeral(s) = n.kind() {
                 eph += 1;
                 if !self
                     .ephemerals
@@ -872,17 +892,6 @@ impl Tree {
             return Err(format!("data size {} != {size}", self.data_size));
         }
         Ok(())
-    }
-}
-
-/// `data` in an allocation of its own, exactly its size: a znode then
-/// keeps no request buffer alive and its bytes need no shared header until
-/// a reader clones them.
-fn own_data(data: &NodeData) -> NodeData {
-    match data.as_bytes() {
-        None => NodeData::NULL,
-        Some(b) if b.is_empty() => NodeData::empty(),
-        Some(b) => NodeData::copy_from_slice(b),
     }
 }
 

@@ -22,7 +22,7 @@ use super::cursor::ChildCursor;
 use super::{javaorder::Member, path, Node, NodeKind, SessionEphemerals, Tree};
 use crate::proto::jute::{DecodeError, Reader};
 use crate::proto::types::{SessionId, Stat};
-use crate::txn::codec::{put_acls, put_data, put_len, put_str, read_acls, read_count, read_data};
+use crate::txn::codec::{put_acls, put_len, put_opt_data, put_str, read_acls, read_count, read_data};
 use bytes::BufMut;
 use imbl::{OrdMap, OrdSet};
 use std::collections::HashMap;
@@ -80,10 +80,10 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
     let mut stamps = ChildCursor::default();
     for (p, n) in tree.nodes.iter() {
         put_str(&mut out, p);
-        put_data(&mut out, &n.data);
+        put_opt_data(&mut out, n.data());
         put_acls(&mut out, &n.acl);
-        put_stat(&mut out, &n.stat);
-        match n.kind {
+        put_stat(&mut out, &n.stat());
+        match n.kind() {
             NodeKind::Persistent => out.put_u8(KIND_PERSISTENT),
             NodeKind::Ephemeral(s) => {
                 out.put_u8(KIND_EPHEMERAL);
@@ -204,13 +204,7 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
             NodeKind::Persistent => {}
         }
         data_size += path::java_len(&p) + data.len() as u64;
-        let node = Node {
-            data,
-            acl,
-            stat,
-            kind,
-            children: None,
-        };
+        let node = Node::restored(data, acl, &stat, kind);
         if &*p != "/" {
             let orphan = || SnapshotCodecError::Orphan(p.to_string());
             let (parent, _) = path::split_last(&p).ok_or_else(orphan)?;
