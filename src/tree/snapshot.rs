@@ -153,7 +153,7 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         let id: SessionId = r.read_i64()?;
         sessions.insert(id, r.read_i32()?);
     }
-    let mut last_acl: Arc<[_]> = Arc::from(Vec::new());
+    let mut last_acl: super::Acls = Arc::new(Vec::new());
     let mut containers = OrdSet::new();
     let mut ttls = OrdSet::new();
     let mut data_size = 0u64;
@@ -169,7 +169,7 @@ pub fn read_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         let data = read_data(&mut r)?;
         let acl = read_acls(&mut r)?;
         if *last_acl != *acl {
-            last_acl = Arc::from(acl);
+            last_acl = Arc::new(acl);
         }
         let acl = last_acl.clone();
         let stat = crate::proto::records::read_stat(&mut r)?;

@@ -210,5 +210,7 @@ mod tests {
     fn compact_sizes() {
         assert_eq!(std::mem::size_of::<StoredStat>(), 64);
         assert_eq!(std::mem::size_of::<Data>(), 16);
+        // An `Arc<Node>` (16 bytes of counts + 96) fills a 112-byte size class.
+        assert_eq!(std::mem::size_of::<super::super::Node>(), 96);
     }
 }
