@@ -22,7 +22,7 @@ use super::cursor::ChildCursor;
 use super::{javaorder::Member, path, Node, NodeKind, SessionEphemerals, Tree};
 use crate::proto::jute::{DecodeError, Reader};
 use crate::proto::types::{SessionId, Stat};
-use crate::txn::codec::{put_acls, put_len, put_opt_data, put_str, read_acls, read_count, read_data};
+use crate::txn::codec::{put_acls, put_len, put_str, read_acls, read_count, read_data};
 use bytes::BufMut;
 use imbl::{OrdMap, OrdSet};
 use std::collections::HashMap;
@@ -80,7 +80,7 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
     let mut stamps = ChildCursor::default();
     for (p, n) in tree.nodes.iter() {
         put_str(&mut out, p);
-        put_opt_data(&mut out, n.data());
+        crate::txn::codec::put_opt_data(&mut out, n.data());
         put_acls(&mut out, &n.acl);
         put_stat(&mut out, &n.stat());
         match n.kind() {

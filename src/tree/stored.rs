@@ -120,7 +120,10 @@ impl Data {
     /// `d` itself when it is the only handle on a `Vec`-made buffer of
     /// exactly its size (what the decoders make), else a copy.
     pub fn take(d: NodeData) -> Data {
-        Data(d.into_option().map(|b: Bytes| Vec::from(b).into_boxed_slice()))
+        Data(
+            d.into_option()
+                .map(|b: Bytes| Vec::from(b).into_boxed_slice()),
+        )
     }
 
     pub fn is_null(&self) -> bool {
@@ -203,7 +206,10 @@ mod tests {
         assert_eq!(d.len(), 3);
         assert_eq!(d.to_node_data(), NodeData::copy_from_slice(b"abc"));
         assert_eq!(Data::NULL.to_node_data(), NodeData::NULL);
-        assert_eq!(Data::copy_of(&NodeData::empty()).to_node_data(), NodeData::empty());
+        assert_eq!(
+            Data::copy_of(&NodeData::empty()).to_node_data(),
+            NodeData::empty()
+        );
     }
 
     #[test]

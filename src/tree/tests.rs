@@ -45,7 +45,11 @@ fn fresh_tree_is_zookeepers() {
             ..Stat::default()
         }
     );
-    assert_eq!(t.node("").unwrap().stat(), root.stat(), "\"\" aliases the root");
+    assert_eq!(
+        t.node("").unwrap().stat(),
+        root.stat(),
+        "\"\" aliases the root"
+    );
     assert_eq!(
         root.node_data(),
         NodeData::empty(),

@@ -79,7 +79,8 @@ impl T {
     }
 
     fn data(&self, path: &str) -> String {
-        String::from_utf8_lossy(self.tree.node(path).unwrap().data().unwrap_or_default()).into_owned()
+        String::from_utf8_lossy(self.tree.node(path).unwrap().data().unwrap_or_default())
+            .into_owned()
     }
 
     fn stats(&self, path: &str) -> String {

@@ -306,7 +306,7 @@ fn snapshot_of_paths(paths: &[&str]) -> Vec<u8> {
     put_len(&mut out, paths.len());
     for p in paths {
         put_str(&mut out, p);
-        put_opt_data(&mut out, Some(b""));
+        crate::txn::codec::put_opt_data(&mut out, Some(b""));
         put_acls(&mut out, &Acl::open_unsafe());
         put_stat(&mut out, &Stat::default());
         out.put_u8(KIND_PERSISTENT);
