@@ -407,7 +407,7 @@ fn prep_op(
             valid_path(&r.path)?;
             let n = tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
             check_acl(&n.acl, perms::WRITE, auth)?;
-            quota(&r.path, Some(n.data.len()), r.data.len())?;
+            quota(&r.path, Some(n.data_len()), r.data.len())?;
             let version = check_version(n.stat.version, r.version)?;
             Ok(Txn::SetData {
                 path: r.path.clone(),
@@ -508,7 +508,7 @@ fn prep_create(
     if tree.node(&path).is_some() {
         return Err(ErrorCode::NodeExists);
     }
-    if matches!(parent.kind, NodeKind::Ephemeral(_)) {
+    if matches!(parent.kind(), NodeKind::Ephemeral(_)) {
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
     quota(&path, None, r.data.len())?;
@@ -551,7 +551,7 @@ fn prep_delete_container(tree: &Tree, path: &str) -> Result<Txn, ErrorCode> {
     if n.num_children() > 0 {
         return Err(ErrorCode::NotEmpty);
     }
-    if matches!(n.kind, NodeKind::Ephemeral(_)) {
+    if matches!(n.kind(), NodeKind::Ephemeral(_)) {
         return Err(ErrorCode::BadVersion);
     }
     tree.node(parent_path).ok_or(ErrorCode::NoNode)?;

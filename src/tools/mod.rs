@@ -336,7 +336,7 @@ pub fn snapshot_text(s: &DecodedSnapshot) -> String {
         let _ = writeln!(o, "  dataVersion = {}", st.version);
         let _ = writeln!(o, "  aclVersion = {}", st.aversion);
         let _ = writeln!(o, "  ephemeralOwner = 0x{:x}", st.ephemeral_owner);
-        let null = if n.data.is_null() { " (null)" } else { "" };
+        let null = if n.data_is_null() { " (null)" } else { "" };
         let _ = writeln!(o, "  dataLength = {}{null}", st.data_length);
     }
     let sessions: Vec<(i64, i32)> = t.sessions().collect();
@@ -369,7 +369,7 @@ pub fn snapshot_json(s: &DecodedSnapshot) -> Value {
                         "ctime": st.ctime, "mtime": st.mtime, "cversion": st.cversion,
                         "version": st.version, "aversion": st.aversion,
                         "ephemeral_owner": format!("0x{:x}", st.ephemeral_owner),
-                        "data_length": st.data_length, "data_null": n.data.is_null(),
+                        "data_length": st.data_length, "data_null": n.data_is_null(),
                         "num_children": st.num_children}))
                 })
                 .collect();

@@ -11,11 +11,11 @@
 //! in any visiting order; in path order it costs O(1) amortised per node
 //! whose previous node was a sibling.
 
-use super::{javaorder::Member, path, Node, Tree};
+use super::{javaorder::Member, member_of, path, Node, Tree};
 use std::ops::Bound;
 use std::sync::Arc;
 
-type Members<'t> = Box<dyn Iterator<Item = (&'t Arc<str>, &'t Member)> + 't>;
+type Members<'t> = Box<dyn Iterator<Item = (&'t Arc<str>, &'t u64)> + 't>;
 
 #[derive(Default)]
 pub(super) struct ChildCursor<'t> {
@@ -50,7 +50,7 @@ impl<'t> ChildCursor<'t> {
         for (k, m) in members.by_ref() {
             match (**k).cmp(p) {
                 std::cmp::Ordering::Less => continue,
-                std::cmp::Ordering::Equal => return Some(*m),
+                std::cmp::Ordering::Equal => return Some(member_of(k, *m)),
                 std::cmp::Ordering::Greater => break,
             }
         }

@@ -192,7 +192,7 @@ impl Tree {
             tracing::error!(path = %stats, "Missing node for stat");
             return;
         };
-        let mut st = match StatsTrack::parse(node.data.as_bytes().map(|b| &b[..])) {
+        let mut st = match StatsTrack::parse(node.data()) {
             Ok(st) => st,
             Err(e) => {
                 tracing::error!(path = %stats, error = %e, "quota stats node does not parse; not updated");
@@ -301,12 +301,10 @@ fn read_quota_node(
         tracing::error!(path, "{missing}");
         return Ok(None);
     };
-    StatsTrack::parse(node.data.as_bytes().map(|b| &b[..]))
-        .map(Some)
-        .map_err(|e| {
-            tracing::error!(path, error = %e, "quota node does not parse; failing the request");
-            ErrorCode::MarshallingError
-        })
+    StatsTrack::parse(node.data()).map(Some).map_err(|e| {
+        tracing::error!(path, error = %e, "quota node does not parse; failing the request");
+        ErrorCode::MarshallingError
+    })
 }
 
 /// `ZooKeeperServer.checkQuota` for a create (`last_len` None) or a setData

@@ -62,7 +62,7 @@ fn exists(tree: &Tree, _auth: &[Id], path: &str) -> Result<Response, ErrorCode> 
 
 /// The node's data as stored, null included.
 fn get_data(tree: &Tree, auth: &[Id], path: &str) -> Result<(NodeData, Stat), ErrorCode> {
-    readable(tree, auth, path).map(|n| (n.data.clone(), n.client_stat()))
+    readable(tree, auth, path).map(|n| (n.node_data(), n.client_stat()))
 }
 
 fn get_children<'t>(tree: &'t Tree, auth: &[Id], path: &str) -> Result<&'t Node, ErrorCode> {

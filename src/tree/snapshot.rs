@@ -22,7 +22,7 @@ use super::cursor::ChildCursor;
 use super::{javaorder::Member, path, Node, NodeKind, SessionEphemerals, Tree};
 use crate::proto::jute::{DecodeError, Reader};
 use crate::proto::types::{SessionId, Stat};
-use crate::txn::codec::{put_acls, put_data, put_len, put_str, read_acls, read_count, read_data};
+use crate::txn::codec::{put_acls, put_len, put_str, read_acls, read_count, read_data};
 use bytes::BufMut;
 use imbl::{OrdMap, OrdSet};
 use std::io::{self, Write};
@@ -79,10 +79,10 @@ pub fn write_tree(tree: &Tree, w: &mut dyn Write) -> io::Result<()> {
     let mut stamps = ChildCursor::default();
     for (p, n) in tree.nodes.iter() {
         put_str(&mut out, p);
-        put_data(&mut out, &n.data);
+        crate::txn::codec::put_opt_data(&mut out, n.data());
         put_acls(&mut out, &n.acl);
-        put_stat(&mut out, &n.stat);
-        match n.kind {
+        put_stat(&mut out, &n.stat());
+        match n.kind() {
             NodeKind::Persistent => out.put_u8(KIND_PERSISTENT),
             NodeKind::Ephemeral(s) => {
                 out.put_u8(KIND_EPHEMERAL);
@@ -194,13 +194,7 @@ pub fn decode_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
             NodeKind::Persistent => {}
         }
         data_size += path::java_len(&p) + data.len() as u64;
-        let node = Node {
-            data,
-            acl,
-            stat,
-            kind,
-            children: None,
-        };
+        let node = Node::restored(data, acl, &stat, kind);
         sink.push(p, node, stamp, children_peak)?;
     }
     if !sink.has_root() {
@@ -241,20 +235,20 @@ pub fn decode_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
 /// as bytes and the previous allocation shared, decoding only a new one.
 struct AclReuse {
     raw: Vec<u8>,
-    last: Arc<[crate::proto::types::Acl]>,
+    last: super::Acls,
 }
 
 impl Default for AclReuse {
     fn default() -> AclReuse {
         AclReuse {
             raw: Vec::new(),
-            last: Arc::from(Vec::new()),
+            last: Arc::new(Vec::new()),
         }
     }
 }
 
 impl AclReuse {
-    fn read(&mut self, r: &mut Reader<'_>) -> Result<Arc<[crate::proto::types::Acl]>, DecodeError> {
+    fn read(&mut self, r: &mut Reader<'_>) -> Result<super::Acls, DecodeError> {
         let before = r.rest();
         let mut acl = r.clone();
         skip_acls(r)?;
@@ -262,7 +256,7 @@ impl AclReuse {
         if raw != self.raw.as_slice() {
             let decoded = read_acls(&mut acl)?;
             if *self.last != *decoded {
-                self.last = Arc::from(decoded);
+                self.last = Arc::new(decoded);
             }
             self.raw.clear();
             self.raw.extend_from_slice(raw);

@@ -39,19 +39,23 @@ fn fresh_tree_is_zookeepers() {
     assert_eq!(t.last_zxid(), 0);
     let root = t.node("/").unwrap();
     assert_eq!(
-        root.stat,
+        root.stat(),
         Stat {
             num_children: 1,
             ..Stat::default()
         }
     );
-    assert_eq!(t.node("").unwrap().stat, root.stat, "\"\" aliases the root");
     assert_eq!(
-        root.data,
+        t.node("").unwrap().stat(),
+        root.stat(),
+        "\"\" aliases the root"
+    );
+    assert_eq!(
+        root.node_data(),
         NodeData::empty(),
         "DataTree's root holds new byte[0]"
     );
-    assert_eq!(t.node("/zookeeper").unwrap().stat.num_children, 2);
+    assert_eq!(t.node("/zookeeper").unwrap().stat().num_children, 2);
     let config = t.node("/zookeeper/config").unwrap();
     assert_eq!(&*config.acl, &Acl::read_unsafe()[..]);
     assert_eq!(config.stat.aversion, -1);
@@ -232,7 +236,7 @@ fn create_cversion_rules_match_datatree() {
         header: hdr(1, 2, 20),
         txn: create_txn("/p/a", CreateKind::Persistent, 0),
     });
-    let p = t.node("/p").unwrap().stat;
+    let p = t.node("/p").unwrap().stat();
     assert_eq!((p.cversion, p.pzxid, p.num_children), (0, 1, 1));
     apply(&mut t, 1, 3, create_txn("/p/b", CreateKind::Persistent, 5));
     let p = t.node("/p").unwrap().stat;
@@ -244,7 +248,7 @@ fn create_cversion_rules_match_datatree() {
             path: "/p/a".into(),
         },
     });
-    let p = t.node("/p").unwrap().stat;
+    let p = t.node("/p").unwrap().stat();
     assert_eq!((p.cversion, p.pzxid, p.num_children), (5, 3, 1));
     assert_eq!(t.last_zxid(), 3, "last_zxid never goes back");
 }
@@ -361,7 +365,7 @@ fn null_data_is_stored_and_answered_as_null() {
         c.data = NodeData::NULL;
     }
     apply(&mut t, 1, 1, c);
-    assert_eq!(t.node("/n").unwrap().data, NodeData::NULL);
+    assert_eq!(t.node("/n").unwrap().node_data(), NodeData::NULL);
     assert_eq!(get(&t), (NodeData::NULL, 0));
     assert_eq!(t.approximate_data_size(), 44 + 2);
     let set = |data: NodeData| Txn::SetData {
@@ -414,9 +418,9 @@ fn sweep_candidates_containers_and_ttls() {
         10,
         create_txn("/t3/k", CreateKind::Persistent, -1),
     );
-    assert_eq!(t.node("/c1").unwrap().stat.ephemeral_owner, i64::MIN);
+    assert_eq!(t.node("/c1").unwrap().stat.ephemeral_owner(), i64::MIN);
     assert_eq!(
-        t.node("/t1").unwrap().stat.ephemeral_owner,
+        t.node("/t1").unwrap().stat.ephemeral_owner(),
         0xff00_0000_0000_0064_u64 as i64
     );
     assert_eq!(t.sweep_candidates(170), vec!["/c2"]);
@@ -436,7 +440,7 @@ fn clone_is_a_snapshot() {
     apply(&mut t, 1, 1, create_txn("/a", CreateKind::Persistent, -1));
     assert!(snap.node("/a").is_none());
     assert!(t.node("/a").is_some());
-    assert_eq!(snap.node("/").unwrap().stat.num_children, 1);
+    assert_eq!(snap.node("/").unwrap().stat().num_children, 1);
 }
 
 #[test]
@@ -485,7 +489,7 @@ fn client_stat_counts_deletes_in_cversion_and_hides_container_and_ttl_markers() 
     assert_eq!(Tree::new().node("/").unwrap().client_stat().cversion, -1);
     apply(&mut t, 0, 5, create_txn("/c", CreateKind::Container, -1));
     apply(&mut t, 0, 6, create_txn("/t", CreateKind::Ttl(1000), -1));
-    assert_ne!(t.node("/c").unwrap().stat.ephemeral_owner, 0);
+    assert_ne!(t.node("/c").unwrap().stat.ephemeral_owner(), 0);
     assert_eq!(t.node("/c").unwrap().client_stat().ephemeral_owner, 0);
     assert_eq!(t.node("/t").unwrap().client_stat().ephemeral_owner, 0);
     apply(&mut t, 77, 7, create_txn("/e", CreateKind::Ephemeral, -1));

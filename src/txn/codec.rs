@@ -265,7 +265,12 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// Node data: length -1 for null.
 pub(crate) fn put_data(out: &mut Vec<u8>, d: &NodeData) {
-    match d.as_bytes() {
+    put_opt_data(out, d.as_bytes().map(|b| &b[..]));
+}
+
+/// Data as jute writes a buffer: length (-1 for null), then the bytes.
+pub(crate) fn put_opt_data(out: &mut Vec<u8>, d: Option<&[u8]>) {
+    match d {
         None => out.put_i32(-1),
         Some(b) => {
             put_len(out, b.len());

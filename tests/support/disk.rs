@@ -178,11 +178,10 @@ pub fn tree_difference(a: &Tree, b: &Tree) -> Option<String> {
         let (Some(x), Some(y)) = (a.node(&path), b.node(&path)) else {
             return Some(format!("{path} is in only one"));
         };
-        let same = x.data.as_slice() == y.data.as_slice()
-            && x.data.is_null() == y.data.is_null()
+        let same = x.data() == y.data()
             && x.acl == y.acl
-            && x.kind == y.kind
-            && x.stat == y.stat
+            && x.kind() == y.kind()
+            && x.stat() == y.stat()
             && x.client_stat() == y.client_stat()
             && x.children() == y.children();
         if !same {
@@ -218,7 +217,7 @@ pub fn compare_served(client: &mut Client, expected: &Tree) -> Result<usize, Str
                 header.err
             ));
         };
-        if data.as_slice() != node.data.as_slice() {
+        if data.as_bytes().map(|b| &b[..]) != node.data() {
             return Err(format!("{path}: served data differs from the replay"));
         }
         if stat != node.client_stat() {

@@ -52,7 +52,7 @@ impl Env {
         }
     }
     fn stat(&self, path: &str) -> Stat {
-        self.tree.node(path).unwrap().stat
+        self.tree.node(path).unwrap().stat()
     }
 }
 
@@ -467,7 +467,7 @@ fn multi_success_and_failure() {
     );
     assert!(r.changes.is_empty());
     assert!(e.tree.node("/m/x").is_none());
-    assert_eq!(e.stat("/m"), snapshot.node("/m").unwrap().stat);
+    assert_eq!(e.stat("/m"), snapshot.node("/m").unwrap().stat());
     let Txn::Multi(txns) = &r.record.txn else {
         panic!()
     };
@@ -600,7 +600,7 @@ fn multi_creates_take_their_opcode_from_the_flags() {
         ops,
         vec![(1, false), (19, true), (1, false), (21, true), (1, false)]
     );
-    let kind = |p: &str| e.tree.node(p).unwrap().kind;
+    let kind = |p: &str| e.tree.node(p).unwrap().kind();
     assert_eq!(kind("/m/e"), crate::tree::NodeKind::Ephemeral(S1));
     assert_eq!(kind("/m/c"), crate::tree::NodeKind::Container);
     assert_eq!(kind("/m/n"), crate::tree::NodeKind::Persistent);
@@ -702,7 +702,7 @@ fn reads_match_finalrequestprocessor() {
     let t = &e.tree;
     assert_eq!(
         read(t, S1, &Request::Exists(pw("/r"))),
-        Ok(Response::Stat(t.node("/r").unwrap().stat))
+        Ok(Response::Stat(t.node("/r").unwrap().stat()))
     );
     assert_eq!(
         read(t, S1, &Request::Exists(pw("/zz"))),
@@ -764,7 +764,7 @@ fn reads_match_finalrequestprocessor() {
         read(t, S1, &Request::GetAcl("/zookeeper/config".into())),
         Ok(Response::GetAcl(
             Acl::read_unsafe(),
-            t.node("/zookeeper/config").unwrap().stat
+            t.node("/zookeeper/config").unwrap().stat()
         ))
     );
     let r = read(
@@ -893,7 +893,7 @@ mod randomized {
                     format!("{p}/{k}")
                 });
             }
-            out.push((p, n.stat, kids));
+            out.push((p, n.stat(), kids));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -966,7 +966,7 @@ fn setquota(e: &mut Env, limits: &'static [u8]) {
 
 fn stats(e: &Env) -> String {
     let n = e.tree.node("/zookeeper/quota/q/zookeeper_stats").unwrap();
-    String::from_utf8_lossy(n.data.as_slice()).into_owned()
+    String::from_utf8_lossy(n.data().unwrap_or_default()).into_owned()
 }
 
 #[test]
@@ -1077,7 +1077,7 @@ fn set_data_single_lookup_path_matches_the_general_path_and_replay() {
         assert_eq!(applied.changes, a.changes);
         for tree in [&general.tree, &replayed] {
             let (x, y) = (fast.tree.node("/a").unwrap(), tree.node("/a").unwrap());
-            assert_eq!((x.stat, &x.data), (y.stat, &y.data));
+            assert_eq!((x.stat(), x.data()), (y.stat(), y.data()));
             assert_eq!(tree.last_zxid(), fast.tree.last_zxid());
             assert_eq!(
                 tree.approximate_data_size(),
@@ -1086,8 +1086,5 @@ fn set_data_single_lookup_path_matches_the_general_path_and_replay() {
         }
     }
     assert_eq!(fast.stat("/a").version, 2);
-    assert_eq!(
-        fast.tree.node("/a").unwrap().data,
-        NodeData::copy_from_slice(b"again")
-    );
+    assert_eq!(fast.tree.node("/a").unwrap().data(), Some(&b"again"[..]));
 }

@@ -79,7 +79,8 @@ impl T {
     }
 
     fn data(&self, path: &str) -> String {
-        String::from_utf8_lossy(self.tree.node(path).unwrap().data.as_slice()).into_owned()
+        String::from_utf8_lossy(self.tree.node(path).unwrap().data().unwrap_or_default())
+            .into_owned()
     }
 
     fn stats(&self, path: &str) -> String {
@@ -105,7 +106,7 @@ fn stats_node_counts_the_subtree_when_created() {
     // The stats node's Stat keeps its create version; only dataLength follows.
     let n = t.tree.node(&stat_path("/q")).unwrap();
     assert_eq!(n.stat.version, 0);
-    assert_eq!(n.stat.data_length, "count=2,bytes=8".len() as i32);
+    assert_eq!(n.stat().data_length, "count=2,bytes=8".len() as i32);
 }
 
 #[test]
@@ -191,7 +192,7 @@ fn snapshot_load_rebuilds_roots_and_recomputes_usage() {
     let loaded = read_tree(&buf).unwrap();
     loaded.check_invariants().unwrap();
     let n = loaded.node(&stat_path("/q")).unwrap();
-    assert_eq!(n.data.as_slice(), b"count=2,bytes=4");
+    assert_eq!(n.data().unwrap_or_default(), b"count=2,bytes=4");
     assert_eq!(loaded.quota_prefix("/q/a"), Some("/q".into()));
     // Without a restart the scribble stays and keeps counting.
     t.create("/q/b", "");

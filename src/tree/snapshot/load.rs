@@ -16,7 +16,7 @@
 //! peak is left for [`super::Tree::check_invariants`] to report);
 //! out-of-order, duplicate and orphan nodes are refused.
 
-use super::super::{javaorder::Member, name_of, path, Children, Node, Tree};
+use super::super::{path, Children, Node, Tree};
 use super::SnapshotCodecError;
 use imbl::OrdMap;
 use std::collections::HashMap;
@@ -159,9 +159,6 @@ impl NodeSink {
                 .get_mut(&self.paths[at])
                 .expect("a parent is one of the nodes");
             let node = Arc::get_mut(node).expect("nodes are not shared while loading");
-            if !c.members.is_empty() {
-                node.stat.num_children = c.members.len() as i32;
-            }
             node.children = Some(Arc::new(c));
         }
         map
@@ -194,8 +191,7 @@ impl Maps {
                 self.current = Some((parent, c));
             }
             let (_, c) = self.current.as_mut().expect("set above");
-            let member = Member::new(name_of(&child), stamp);
-            c.members.insert(child, member);
+            c.members.insert(child, stamp);
         }
     }
 

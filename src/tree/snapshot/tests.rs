@@ -30,7 +30,7 @@ fn assert_same(a: &Tree, b: &Tree) {
         assert_eq!(na.acl, nb.acl, "{pa}");
         assert_eq!(na.stat, nb.stat, "{pa}");
         assert_eq!(na.client_stat(), nb.client_stat(), "{pa}");
-        assert_eq!(na.kind, nb.kind, "{pa}");
+        assert_eq!(na.kind(), nb.kind(), "{pa}");
         assert_eq!(
             na.children_members().collect::<Vec<_>>(),
             nb.children_members().collect::<Vec<_>>(),
@@ -328,7 +328,7 @@ fn snapshot_of_paths(paths: &[&str]) -> Vec<u8> {
     put_len(&mut out, paths.len());
     for p in paths {
         put_str(&mut out, p);
-        put_data(&mut out, &NodeData::empty());
+        crate::txn::codec::put_opt_data(&mut out, Some(b""));
         put_acls(&mut out, &Acl::open_unsafe());
         put_stat(&mut out, &Stat::default());
         out.put_u8(KIND_PERSISTENT);
