@@ -381,7 +381,38 @@ mod tests {
         tv(u.ru_utime) + tv(u.ru_stime)
     }
 
-    /// CPU and lateness of one wake-up, glommio timer vs clock_nanosleep.
+    /// Prints CPU and lateness per wake-up of `n` sleeps of `tick` each.
+    struct Probe {
+        cpu: Duration,
+        start: Instant,
+        late: Duration,
+    }
+
+    impl Probe {
+        fn new() -> Probe {
+            Probe {
+                cpu: thread_cpu(),
+                start: Instant::now(),
+                late: Duration::ZERO,
+            }
+        }
+
+        fn woke(&mut self, wanted: Instant) {
+            self.late += Instant::now().saturating_duration_since(wanted);
+        }
+
+        fn print(&self, name: &str, n: u32) {
+            let cpu = thread_cpu() - self.cpu;
+            println!(
+                "{name}: {:.2} us CPU per wake-up, {:.1} us late on average, {:.2} s",
+                cpu.as_secs_f64() * 1e6 / n as f64,
+                self.late.as_secs_f64() * 1e6 / n as f64,
+                self.start.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    /// CPU and lateness of one wake-up, glommio timer vs nanosleep.
     /// `cargo test --release -p warden-loadgen wake_up_cost -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -390,36 +421,22 @@ mod tests {
         let tick = Duration::from_micros(50);
         let h = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
             .spawn(move || async move {
-                let (c0, t0) = (thread_cpu(), Instant::now());
-                let mut late = Duration::ZERO;
+                let mut p = Probe::new();
                 for _ in 0..N {
                     let want = Instant::now() + tick;
                     glommio::timer::sleep(tick).await;
-                    late += Instant::now().saturating_duration_since(want);
+                    p.woke(want);
                 }
-                let (cpu, wall) = (thread_cpu() - c0, t0.elapsed());
-                println!(
-                    "glommio sleep: {:.2} us CPU per wake-up, {:.1} us late on average, {:.2} s",
-                    cpu.as_secs_f64() * 1e6 / N as f64,
-                    late.as_secs_f64() * 1e6 / N as f64,
-                    wall.as_secs_f64()
-                );
+                p.print("glommio sleep", N);
                 // SAFETY: prctl on this thread only.
                 unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
-                let (c0, t0) = (thread_cpu(), Instant::now());
-                let mut late = Duration::ZERO;
+                let mut p = Probe::new();
                 for _ in 0..N {
                     let want = Instant::now() + tick;
                     std::thread::sleep(tick);
-                    late += Instant::now().saturating_duration_since(want);
+                    p.woke(want);
                 }
-                let (cpu, wall) = (thread_cpu() - c0, t0.elapsed());
-                println!(
-                    "nanosleep:     {:.2} us CPU per wake-up, {:.1} us late on average, {:.2} s",
-                    cpu.as_secs_f64() * 1e6 / N as f64,
-                    late.as_secs_f64() * 1e6 / N as f64,
-                    wall.as_secs_f64()
-                );
+                p.print("nanosleep", N);
             })
             .unwrap();
         h.join().unwrap();

@@ -380,6 +380,57 @@ fn server_killed_mid_run_is_counted_and_ends_the_run() {
 }
 
 #[test]
+fn open_loop_states_its_tick_and_ends_when_the_server_dies() {
+    let mut server = Server::start();
+    let addr = server.addr();
+    let killer = {
+        let pid = server.child.id();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            // SAFETY: plain kill(2) on the child we started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        })
+    };
+    let started = Instant::now();
+    let (out, v) = loadgen(
+        &addr,
+        &[
+            "read",
+            "-c",
+            "6",
+            "--threads",
+            "2",
+            "--rate",
+            "3000",
+            "--tick-us",
+            "100",
+            "--duration",
+            "30",
+            "--keys",
+            "200",
+            "--request-timeout",
+            "3",
+        ],
+        Duration::from_secs(45),
+    );
+    killer.join().unwrap();
+    let _ = server.child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "run did not end early"
+    );
+    assert!(stdout.contains("pacing_tick_us: 100"), "{stdout}");
+    let r = &v["runs"][0];
+    assert_eq!(r["extra"]["pacing_tick_us"].as_f64(), Some(100.0));
+    assert!(r["ops"].as_u64().unwrap() > 1000, "{stdout}");
+    assert!(r["conn_failures"].as_u64().unwrap() >= 1, "{stdout}");
+    let lag = &r["latency"]["(generator send lag)"];
+    assert!(lag["count"].as_u64().unwrap() > 1000, "{r}");
+}
+
+#[test]
 fn bad_arguments_exit_2() {
     let out = Command::new(env!("CARGO_BIN_EXE_warden-loadgen"))
         .args(["write", "--create", "50"])
