@@ -22,7 +22,7 @@ use crate::schedule::Schedule;
 use std::time::{Duration, Instant};
 
 /// Default wake-up period of the pacing loop.
-pub const DEFAULT_TICK: Duration = Duration::from_micros(50);
+pub const DEFAULT_TICK: Duration = Duration::from_micros(100);
 
 /// What one connection sends at one wake-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -403,7 +403,7 @@ fn open_loop_states_its_tick_and_ends_when_the_server_dies() {
             "--rate",
             "3000",
             "--tick-us",
-            "100",
+            "200",
             "--duration",
             "30",
             "--keys",
@@ -421,9 +421,9 @@ fn open_loop_states_its_tick_and_ends_when_the_server_dies() {
         started.elapsed() < Duration::from_secs(20),
         "run did not end early"
     );
-    assert!(stdout.contains("pacing_tick_us: 100"), "{stdout}");
+    assert!(stdout.contains("pacing_tick_us: 200"), "{stdout}");
     let r = &v["runs"][0];
-    assert_eq!(r["extra"]["pacing_tick_us"].as_f64(), Some(100.0));
+    assert_eq!(r["extra"]["pacing_tick_us"].as_f64(), Some(200.0));
     assert!(r["ops"].as_u64().unwrap() > 1000, "{stdout}");
     assert!(r["conn_failures"].as_u64().unwrap() >= 1, "{stdout}");
     let lag = &r["latency"]["(generator send lag)"];
