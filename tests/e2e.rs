@@ -134,6 +134,17 @@ fn a_burst_of_pipelined_reads_and_writes_is_answered_in_order() {
         sorted.sort();
         assert_eq!(order, sorted, "replies in the order sent");
         assert_eq!(order.len(), 1 + sent);
+        // Reads with no write ahead of them are answered on arrival, held
+        // while the reader works, and must be sent before it waits again.
+        let started = std::time::Instant::now();
+        let xids: Vec<i32> = (0..300).map(|_| c.send(&get("/burst", false))).collect();
+        for xid in xids {
+            assert_eq!(c.wait_reply(xid).0.err, 0, "xid {xid}");
+        }
+        // Held replies that nothing sends come out only seconds later (on
+        // some unrelated wake-up), if at all.
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "300 reads took {took:?}");
     });
 }
 
