@@ -76,6 +76,11 @@ pub struct Common {
     /// Open-loop: offered total rate in requests/s (latency from intended send time).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Open-loop: the pacing loop wakes at most every this many microseconds
+    /// (a request goes out at most one tick late; its reply is seen at most
+    /// one tick late).
+    #[arg(long, default_value_t = pacing_tick_default())]
+    pub tick_us: u64,
     /// Server process id: report its CPU time per operation from /proc.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -88,6 +93,10 @@ pub struct Common {
     /// No live progress line even on a terminal.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+fn pacing_tick_default() -> u64 {
+    crate::pacing::DEFAULT_TICK.as_micros() as u64
 }
 
 #[derive(Args, Debug, Clone)]
@@ -286,6 +295,9 @@ impl Common {
         }
         if self.threads == 0 {
             return Err("--threads must be at least 1".into());
+        }
+        if !(1..=100_000).contains(&self.tick_us) {
+            return Err("--tick-us must be from 1 to 100000".into());
         }
         if self.ops.is_none() && !(self.duration > 0.0 && self.duration.is_finite()) {
             return Err("--duration must be a positive number of seconds".into());

@@ -4,6 +4,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 use warden::proto::client::{decode_reply, encode_request, request_opcode};
 use warden::proto::connect::{decode_connect_response, encode_connect_request, ConnectRequest};
@@ -11,6 +12,7 @@ use warden::proto::frame::next_frame;
 use warden::proto::requests::{Request, RequestHeader};
 use warden::proto::responses::{ReplyHeader, Response};
 use warden::proto::types::{xid, ErrorCode, OpCode};
+use warden::shard::flush::{send_nonblocking, Sent};
 
 /// Largest reply frame accepted (jute.maxbuffer plus headers).
 pub const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -115,6 +117,70 @@ impl<S> Conn<S> {
     /// The next complete frame already buffered.
     pub fn buffered_frame(&mut self) -> Result<Option<Bytes>, ConnError> {
         next_frame(&mut self.rbuf, MAX_FRAME).map_err(|e| ConnError::Protocol(format!("{e:?}")))
+    }
+}
+
+/// What a non-blocking read found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// This many bytes were appended to the read buffer.
+    Bytes(usize),
+    /// Nothing to read yet.
+    Nothing,
+}
+
+/// Non-blocking I/O straight on the socket, for the open-loop pacing loop
+/// (which polls readiness itself and must never wait inside a read or write).
+impl<S: AsRawFd> Conn<S> {
+    /// Appends what the socket holds (at most one chunk) to the read buffer.
+    pub fn recv_nonblocking(&mut self) -> Result<Received, ConnError> {
+        self.rbuf.reserve(READ_CHUNK);
+        let spare = self.rbuf.spare_capacity_mut();
+        let room = spare.len().min(READ_CHUNK);
+        // SAFETY: the kernel writes at most `room` bytes into the buffer's
+        // spare capacity, which is at least that large.
+        let n = unsafe {
+            libc::recv(
+                self.stream.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                room,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n > 0 {
+            let n = n as usize;
+            // SAFETY: the kernel initialised these `n` bytes.
+            unsafe { self.rbuf.set_len(self.rbuf.len() + n) };
+            return Ok(Received::Bytes(n));
+        }
+        if n == 0 {
+            return Err(ConnError::Closed);
+        }
+        let e = std::io::Error::last_os_error();
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => {
+                Ok(Received::Nothing)
+            }
+            _ => Err(io_err(e)),
+        }
+    }
+
+    /// Hands as much of the write buffer to the kernel as it takes; true
+    /// when nothing is left to send.
+    pub fn send_buffered(&mut self) -> Result<bool, ConnError> {
+        match send_nonblocking(self.stream.as_raw_fd(), &self.wbuf) {
+            Sent::Bytes(n) if n == self.wbuf.len() => {
+                // Keeps the allocation for the next requests.
+                self.wbuf.clear();
+                Ok(true)
+            }
+            Sent::Bytes(n) => {
+                self.wbuf.advance(n);
+                Ok(false)
+            }
+            Sent::WouldBlock => Ok(false),
+            Sent::Failed => Err(io_err(std::io::Error::last_os_error())),
+        }
     }
 }
 

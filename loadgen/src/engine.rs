@@ -4,13 +4,12 @@
 
 use crate::conn::{connect, decode, error_name, frame_xid, Conn, ConnError};
 use crate::cpu;
+use crate::openloop;
+use crate::pacing;
 use crate::report::{Cpu, RunReport};
-use crate::schedule::Schedule;
 use crate::stats::{rate, Interval, Latency, Point};
 use crate::workload::Op;
-use futures_lite::io::split;
 use glommio::{LocalExecutorBuilder, Placement};
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{IsTerminal, Write};
@@ -58,6 +57,8 @@ pub struct LoadCfg {
     pub threads: usize,
     /// Error codes that are not errors (setup tolerates NodeExists).
     pub tolerate: Vec<i32>,
+    /// Open loop: the pacing loop wakes at most once per tick.
+    pub tick: Duration,
 }
 
 /// State shared by the main thread and every executor.
@@ -91,7 +92,7 @@ impl Shared {
     }
 
     /// May one more request be issued?
-    fn claim(&self) -> bool {
+    pub(crate) fn claim(&self) -> bool {
         if self.stop.load(Relaxed) {
             return false;
         }
@@ -149,31 +150,26 @@ pub fn join_executors(handles: Vec<glommio::ExecutorJoinHandle<()>>) {
     }
 }
 
-/// Latency row of the open loop's own lateness (time the request was built
-/// minus its intended send time; waits for a free slot are not included).
-pub const SEND_LAG: &str = "(generator send lag)";
-
 /// One connection's queue entry: xid, opcode, op kind, clock start.
-type InFlight = VecDeque<(i32, OpCode, Op, Instant)>;
+pub(crate) type InFlight = VecDeque<(i32, OpCode, Op, Instant)>;
 
-fn record_failure(shared: &Shared, rec: &Recorder, e: &ConnError, lost: usize) {
+pub(crate) fn record_failure(shared: &Shared, rec: &Recorder, e: &ConnError, lost: usize) {
     shared.note_error(e.to_string());
     let mut r = rec.lock().unwrap();
     r.conn_failures += 1;
     r.lost += lost as u64;
 }
 
-/// Handles the replies buffered on `conn`; `Ok(true)` when the session-close
-/// reply came.
-fn drain_replies<S>(
+/// Handles the replies buffered on `conn`, seen at `now`; `Ok(true)` when
+/// the session-close reply came.
+pub(crate) fn drain_replies<S>(
     conn: &mut Conn<S>,
-    inflight: &RefCell<InFlight>,
+    inflight: &mut InFlight,
+    now: Instant,
     shared: &Shared,
     rec: &Recorder,
     tolerate: &[i32],
-    on_reply: impl Fn(),
 ) -> Result<bool, ConnError> {
-    let now = Instant::now();
     let measuring = shared.measuring.load(Relaxed);
     let mut guard = None;
     let mut closed = false;
@@ -183,7 +179,6 @@ fn drain_replies<S>(
             continue;
         }
         let (want, code, op, start) = inflight
-            .borrow_mut()
             .pop_front()
             .ok_or_else(|| ConnError::Protocol(format!("unexpected reply xid {x}")))?;
         if x != want {
@@ -192,7 +187,6 @@ fn drain_replies<S>(
             )));
         }
         let (header, _) = decode(code, &frame)?;
-        on_reply();
         if code == OpCode::CloseSession {
             closed = true;
             continue;
@@ -204,16 +198,14 @@ fn drain_replies<S>(
             shared.note_error(format!("{} returned {}", op.name(), error_name(header.err)));
         } else if measuring {
             let g = guard.get_or_insert_with(|| rec.lock().unwrap());
-            g.ok(op.name(), now.saturating_duration_since(start));
+            g.ok(op.name(), pacing::latency(start, now));
         }
     }
     Ok(closed)
 }
 
-/// Connects one session, waits for go, then runs closed or open loop.
+/// Connects one session, waits for go, then runs the closed loop.
 pub async fn run_connection(
-    index: usize,
-    total: usize,
     cfg: Rc<LoadCfg>,
     shared: Arc<Shared>,
     rec: Recorder,
@@ -229,10 +221,7 @@ pub async fn run_connection(
         }
     };
     if shared.wait_go().await {
-        match cfg.rate {
-            None => closed_loop(conn, &cfg, &shared, &rec, source).await,
-            Some(r) => open_loop(conn, &cfg, &shared, &rec, source, r, index, total).await,
-        }
+        closed_loop(conn, &cfg, &shared, &rec, source).await
     }
 }
 
@@ -244,13 +233,13 @@ async fn closed_loop(
     rec: &Recorder,
     mut source: BoxSource,
 ) {
-    let inflight = RefCell::new(InFlight::with_capacity(cfg.depth + 1));
+    let mut inflight = InFlight::with_capacity(cfg.depth + 1);
     let mut closing = false;
     let result: Result<(), ConnError> = async {
         loop {
             if !closing {
                 let now = Instant::now();
-                let mut q = inflight.borrow_mut();
+                let q = &mut inflight;
                 while q.len() < cfg.depth {
                     let next = if shared.claim() {
                         source.next_request()
@@ -274,7 +263,8 @@ async fn closed_loop(
             }
             conn.flush().await?;
             conn.fill().await?;
-            if drain_replies(&mut conn, &inflight, shared, rec, &cfg.tolerate, || {})? {
+            let now = Instant::now();
+            if drain_replies(&mut conn, &mut inflight, now, shared, rec, &cfg.tolerate)? {
                 return Ok(());
             }
         }
@@ -282,126 +272,7 @@ async fn closed_loop(
     .await;
     if let Err(e) = result {
         // The close request itself is not a lost operation.
-        let lost = inflight.borrow().len().saturating_sub(closing as usize);
-        record_failure(shared, rec, &e, lost);
-    }
-}
-
-/// Sends on a fixed schedule; latency counts from the intended send time.
-#[allow(clippy::too_many_arguments)]
-async fn open_loop(
-    conn: Conn<glommio::net::TcpStream>,
-    cfg: &LoadCfg,
-    shared: &Shared,
-    rec: &Recorder,
-    mut source: BoxSource,
-    total_rate: f64,
-    index: usize,
-    total: usize,
-) {
-    let start = *shared.go_time.get().expect("go time set before go");
-    let mut schedule = Schedule::new(start, total_rate, total, index);
-    let (r, w) = split(conn.stream);
-    let mut reader = Conn::new(r);
-    let mut writer = Conn::new(w);
-    let inflight = RefCell::new(InFlight::with_capacity(cfg.depth + 1));
-    let permits = glommio::sync::Semaphore::new(cfg.depth as u64);
-    let failed = Cell::new(false);
-    let mut lags: Vec<Duration> = Vec::with_capacity(64);
-
-    let write_side = async {
-        let result: Result<(), ConnError> = async {
-            'outer: loop {
-                if shared.stop.load(Relaxed) || failed.get() {
-                    break;
-                }
-                let now = Instant::now();
-                let due = schedule.peek();
-                if due > now {
-                    glommio::timer::sleep(due - now).await;
-                    continue;
-                }
-                while let Some(intended) = schedule.take_due(Instant::now()) {
-                    let mut waited = false;
-                    if !permits.try_acquire(1).unwrap_or(false) {
-                        // Depth reached: send what we have, wait for a reply.
-                        // That wait is the server's doing (its latency is
-                        // still counted from `intended`), not generator lag.
-                        waited = true;
-                        writer.flush().await?;
-                        if permits.acquire(1).await.is_err() {
-                            break 'outer;
-                        }
-                        if shared.measuring.load(Relaxed) {
-                            rec.lock().unwrap().depth_waits += 1;
-                        }
-                    }
-                    let next = if shared.claim() {
-                        source.next_request()
-                    } else {
-                        None
-                    };
-                    let Some((req, op)) = next else {
-                        break 'outer;
-                    };
-                    let (x, code) = writer.push(&req);
-                    inflight.borrow_mut().push_back((x, code, op, intended));
-                    if !waited {
-                        // Lateness at the moment the request is built: timer
-                        // wake-up, CPU, and any earlier flush that blocked
-                        // on a full socket (server back-pressure).
-                        lags.push(Instant::now().saturating_duration_since(intended));
-                    }
-                    if writer.wbuf.len() >= 64 * 1024 {
-                        break;
-                    }
-                }
-                writer.flush().await?;
-                // How late the generator itself was: a busy or descheduled
-                // generator shows here.
-                if shared.measuring.load(Relaxed) && !lags.is_empty() {
-                    let mut r = rec.lock().unwrap();
-                    for lag in lags.drain(..) {
-                        r.part(SEND_LAG, lag);
-                    }
-                }
-                lags.clear();
-            }
-            let (x, code) = writer.push(&Request::CloseSession);
-            inflight
-                .borrow_mut()
-                .push_back((x, code, Op::GetData, Instant::now()));
-            writer.flush().await
-        }
-        .await;
-        if result.is_err() {
-            failed.set(true);
-        }
-        result
-    };
-    let read_side = async {
-        let result: Result<(), ConnError> = async {
-            loop {
-                reader.fill().await?;
-                let done =
-                    drain_replies(&mut reader, &inflight, shared, rec, &cfg.tolerate, || {
-                        permits.signal(1)
-                    })?;
-                if done {
-                    return Ok(());
-                }
-            }
-        }
-        .await;
-        if result.is_err() {
-            failed.set(true);
-            permits.close();
-        }
-        result
-    };
-    let (wr, rd) = futures_lite::future::zip(write_side, read_side).await;
-    if let Some(e) = rd.err().or(wr.err()) {
-        let lost = inflight.borrow().len().saturating_sub(1);
+        let lost = inflight.len().saturating_sub(closing as usize);
         record_failure(shared, rec, &e, lost);
     }
 }
@@ -419,7 +290,8 @@ pub struct MonitorCfg {
     pub tick: Duration,
 }
 
-/// Runs `sources.len()` load connections and monitors them.
+/// Runs `sources.len()` load connections and monitors them: closed loop,
+/// one task per connection; open loop, one pacing loop per executor.
 pub fn run_load(
     cfg: &LoadCfg,
     mon: &MonitorCfg,
@@ -429,23 +301,43 @@ pub fn run_load(
     let total = sources.len();
     let slots: Arc<Vec<Mutex<Option<BoxSource>>>> =
         Arc::new(sources.into_iter().map(|s| Mutex::new(Some(s))).collect());
+    let take = move |i: usize| {
+        slots[i]
+            .lock()
+            .unwrap()
+            .take()
+            .expect("one task per source")
+    };
     let lcfg = cfg.clone();
-    run_monitored(
-        cfg.threads,
-        total,
+    let Some(rate) = cfg.rate else {
+        return run_monitored(
+            cfg.threads,
+            total,
+            mon,
+            ops,
+            cfg.io_timeout,
+            move |i, shared, rec| run_connection(Rc::new(lcfg.clone()), shared, rec, take(i)),
+        );
+    };
+    let executors = cfg.threads.min(total).max(1);
+    let mut report = run_monitored(
+        executors,
+        executors,
         mon,
         ops,
         cfg.io_timeout,
-        move |i, shared, rec| {
-            let cfg = Rc::new(lcfg.clone());
-            let source = slots[i]
-                .lock()
-                .unwrap()
-                .take()
-                .expect("one task per source");
-            run_connection(i, total, cfg, shared, rec, source)
+        move |e, shared, rec| {
+            let mine = (e..total)
+                .step_by(executors)
+                .map(|i| (i, take(i)))
+                .collect();
+            openloop::run_executor(mine, total, rate, lcfg.clone(), shared, rec)
         },
-    )
+    )?;
+    report
+        .extra
+        .insert("pacing_tick_us".into(), cfg.tick.as_secs_f64() * 1e6);
+    Ok(report)
 }
 
 /// Runs `tasks` tasks spread over `threads` executors, task `i` made by

@@ -13,8 +13,11 @@ mod conn;
 mod cpu;
 mod engine;
 mod goal;
+mod openloop;
+mod pacing;
 mod plot;
 mod ramp;
+mod readiness;
 mod report;
 mod schedule;
 mod stats;
@@ -88,6 +91,7 @@ fn load_cfg(c: &Common, rate: Option<f64>) -> LoadCfg {
         rate,
         threads: c.threads,
         tolerate: Vec::new(),
+        tick: Duration::from_micros(c.tick_us),
     }
 }
 

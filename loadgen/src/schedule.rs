@@ -39,15 +39,32 @@ impl Schedule {
         self.intended(self.next)
     }
 
-    /// Takes the next request if it is due at `now`, returning its intended time.
-    pub fn take_due(&mut self, now: Instant) -> Option<Instant> {
-        let t = self.peek();
-        if t <= now {
-            self.next += 1;
-            Some(t)
-        } else {
-            None
+    /// Index of the next request to send.
+    pub fn next_index(&self) -> u64 {
+        self.next
+    }
+
+    /// How many requests (counted from the first) are due at `now`: the
+    /// index of the first one whose intended time is still ahead.
+    pub fn due_through(&self, now: Instant) -> u64 {
+        let Some(since) = now.checked_duration_since(self.start) else {
+            return 0;
+        };
+        // A float estimate, corrected against `intended` so the two agree
+        // exactly at the boundaries.
+        let mut n = (since.as_secs_f64() / self.interval.as_secs_f64()) as u64 + 1;
+        while n > 0 && self.intended(n - 1) > now {
+            n -= 1;
         }
+        while self.intended(n) <= now {
+            n += 1;
+        }
+        n
+    }
+
+    /// Marks the next `n` requests as sent.
+    pub fn advance(&mut self, n: u64) {
+        self.next += n;
     }
 }
 
@@ -58,14 +75,12 @@ mod tests {
     #[test]
     fn connections_together_offer_the_rate() {
         let t0 = Instant::now();
-        let mut scheds: Vec<Schedule> = (0..4).map(|i| Schedule::new(t0, 1000.0, 4, i)).collect();
+        let scheds: Vec<Schedule> = (0..4).map(|i| Schedule::new(t0, 1000.0, 4, i)).collect();
         let end = t0 + Duration::from_secs(1);
-        let mut sent = 0;
-        for s in &mut scheds {
-            while s.take_due(end - Duration::from_nanos(1)).is_some() {
-                sent += 1;
-            }
-        }
+        let sent: u64 = scheds
+            .iter()
+            .map(|s| s.due_through(end - Duration::from_nanos(1)))
+            .sum();
         assert_eq!(sent, 1000);
         assert_eq!(scheds[0].interval, Duration::from_millis(4));
     }
@@ -80,16 +95,33 @@ mod tests {
     }
 
     #[test]
+    fn due_through_agrees_with_intended_at_the_boundaries() {
+        let t0 = Instant::now();
+        let s = Schedule::new(t0, 3000.0, 7, 3);
+        assert_eq!(s.due_through(t0), 0, "before the connection's first send");
+        for i in 0..2000u64 {
+            let t = s.intended(i);
+            assert_eq!(
+                s.due_through(t),
+                i + 1,
+                "request {i} is due at its own time"
+            );
+            assert_eq!(s.due_through(t - Duration::from_nanos(1)), i);
+        }
+    }
+
+    #[test]
     fn a_late_sender_catches_up_with_original_intended_times() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, 100.0, 1, 0);
         // The sender was stalled for 55 ms: six requests are due at once, and
         // each keeps its own intended time (the latency clock started then).
         let now = t0 + Duration::from_millis(55);
-        let due: Vec<Instant> = std::iter::from_fn(|| s.take_due(now)).collect();
-        assert_eq!(due.len(), 6);
-        assert_eq!(due[5] - t0, Duration::from_millis(50));
-        assert!(s.take_due(now).is_none());
+        let due = s.due_through(now) - s.next_index();
+        assert_eq!(due, 6);
+        assert_eq!(s.intended(5) - t0, Duration::from_millis(50));
+        s.advance(due);
+        assert_eq!(s.due_through(now), s.next_index(), "nothing more is due");
         assert_eq!(s.peek() - t0, Duration::from_millis(60));
     }
 }

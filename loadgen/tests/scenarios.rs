@@ -338,45 +338,67 @@ fn closed_port_is_a_clean_failure() {
     assert!(v["runs"][0]["conn_failures"].as_u64().unwrap() >= 1, "{v}");
 }
 
-#[test]
-fn server_killed_mid_run_is_counted_and_ends_the_run() {
+/// Runs `read` with `args` (plus 30 s, 200 keys, 3 s request timeout)
+/// against a server SIGKILLed after 2.5 s; checks the run failed (exit 1)
+/// and ended early. Returns its stdout and JSON.
+fn read_until_server_killed(args: &[&str]) -> (String, Value) {
     let mut server = Server::start();
-    let addr = server.addr();
-    let killer = {
-        let pid = server.child.id();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(2500));
-            // SAFETY: plain kill(2) on the child we started.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        })
-    };
+    let pid = server.child.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2500));
+        // SAFETY: plain kill(2) on the child we started.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
     let started = Instant::now();
-    let (out, v) = loadgen(
-        &addr,
-        &[
-            "read",
-            "-c",
-            "4",
-            "--duration",
-            "30",
-            "--keys",
-            "200",
-            "--request-timeout",
-            "3",
-        ],
-        Duration::from_secs(45),
-    );
+    let mut all = vec!["read"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "--duration",
+        "30",
+        "--keys",
+        "200",
+        "--request-timeout",
+        "3",
+    ]);
+    let (out, v) = loadgen(&server.addr(), &all, Duration::from_secs(45));
     killer.join().unwrap();
     let _ = server.child.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "run did not end early"
     );
+    (stdout, v)
+}
+
+#[test]
+fn server_killed_mid_run_is_counted_and_ends_the_run() {
+    let (stdout, v) = read_until_server_killed(&["-c", "4"]);
     let r = &v["runs"][0];
     assert!(r["ops"].as_u64().unwrap() > 0, "{stdout}");
     assert!(r["conn_failures"].as_u64().unwrap() >= 1, "{stdout}");
+}
+
+#[test]
+fn open_loop_states_its_tick_and_ends_when_the_server_dies() {
+    let (stdout, v) = read_until_server_killed(&[
+        "-c",
+        "6",
+        "--threads",
+        "2",
+        "--rate",
+        "3000",
+        "--tick-us",
+        "200",
+    ]);
+    assert!(stdout.contains("pacing_tick_us: 200"), "{stdout}");
+    let r = &v["runs"][0];
+    assert_eq!(r["extra"]["pacing_tick_us"].as_f64(), Some(200.0));
+    assert!(r["ops"].as_u64().unwrap() > 1000, "{stdout}");
+    assert!(r["conn_failures"].as_u64().unwrap() >= 1, "{stdout}");
+    let lag = &r["latency"]["(generator send lag)"];
+    assert!(lag["count"].as_u64().unwrap() > 1000, "{r}");
 }
 
 #[test]

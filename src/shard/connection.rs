@@ -7,10 +7,14 @@
 //! bad bytes close this connection only, with one log line; a client that
 //! stops reading is closed once its outbound buffer passes its bound.
 //!
-//! Outbound bytes leave either through the connection's writer task or,
-//! for what a published batch releases, directly from the shard at the end
-//! of the batch (see [`super::flush`]); a direct send happens only while
-//! the writer holds nothing, so the two never reorder bytes.
+//! Outbound bytes leave either through the connection's writer task or
+//! directly with one non-blocking send: what a published batch releases at
+//! the end of the batch (see [`super::flush`]), and what the reader answers
+//! itself (reads, pings) once it has handled every frame it holds, before
+//! it waits for more bytes. So a read answered on arrival costs one `send`
+//! and no writer wake-up, and a burst of pipelined reads leaves in one
+//! `send`. A direct send happens only while the writer holds nothing, so
+//! the two never reorder bytes.
 
 use super::auth;
 use super::flush::{send_nonblocking, FlushQueue, Sent};
@@ -98,6 +102,9 @@ pub struct Connection {
     writing: Cell<bool>,
     /// Noted in the shard's flush queue for the batch being applied.
     flush_noted: Cell<bool>,
+    /// The reader is handling frames and sends what they queue itself
+    /// ([`Self::release_held`]) before it next waits.
+    holding: Cell<bool>,
     flush: Rc<FlushQueue>,
     writer_wake: LocalSender<()>,
     writer_wake_rx: RefCell<Option<LocalReceiver<()>>>,
@@ -129,6 +136,7 @@ impl Connection {
             outbound_bytes_max: limits.outbound_bytes_max,
             writing: Cell::new(false),
             flush_noted: Cell::new(false),
+            holding: Cell::new(false),
             flush: shard.flush.clone(),
             writer_wake,
             writer_wake_rx: RefCell::new(Some(writer_wake_rx)),
@@ -218,6 +226,8 @@ impl Connection {
                 tracing::info!(peer = %self.peer, conn = self.id, "closing connection: {reason}")
             }
         }
+        // An error may have left frames' replies held: the writer sends them.
+        self.holding.set(false);
         self.close_after_flush("reader finished");
         writer_task.await;
         shard.forget(&self);
@@ -249,11 +259,16 @@ impl Connection {
             let Some(frame) = self.read_frame(shard, reader, &mut buffer).await? else {
                 return Ok(());
             };
-            if self.pending.acquire(1).await.is_err() {
-                return Ok(());
+            if !self.pending.try_acquire(1).unwrap_or(false) {
+                self.release_held();
+                if self.pending.acquire(1).await.is_err() {
+                    return Ok(());
+                }
             }
+            self.holding.set(true);
             self.on_frame(shard, &frame).await?;
         }
+        self.release_held();
         Ok(())
     }
 
@@ -274,9 +289,20 @@ impl Connection {
                 }
                 Err(error) => return Err(format!("bad frame: {error}")),
             }
+            // Everything buffered is handled: send its replies before
+            // waiting for more bytes.
+            self.release_held();
             if !read_more(reader, buffer, &shard.read_scratch).await? {
                 return Ok(None);
             }
+        }
+    }
+
+    /// Ends the reader's hold: what the frames handled since it began
+    /// queued goes to the kernel now (or to the writer task).
+    fn release_held(&self) {
+        if self.holding.replace(false) && !self.outbound.borrow().is_empty() {
+            self.flush_direct();
         }
     }
 
@@ -427,6 +453,8 @@ impl Connection {
             auth: self.auth_ids(),
             request,
         };
+        // The send below may wait for room: nothing queued waits with it.
+        self.release_held();
         send_to_sequencer(shard, event).await
     }
 
@@ -439,6 +467,7 @@ impl Connection {
             origin: self.origin(),
             session: self.active_session(),
         };
+        self.release_held();
         send_to_sequencer(shard, event).await
     }
 
@@ -580,9 +609,7 @@ impl Connection {
             Ok(body) => (0, body),
             Err(code) => (code.code(), Response::Empty),
         };
-        let mut out = BytesMut::new();
-        encode_reply(&mut out, ReplyHeader { xid, zxid, err }, &body);
-        self.enqueue(&out);
+        self.enqueue_with(|out| encode_reply(out, ReplyHeader { xid, zxid, err }, &body));
         shard
             .stats
             .reply_sent(&self.counters.borrow(), received.elapsed());
@@ -606,12 +633,18 @@ impl Connection {
     }
 
     fn enqueue(&self, bytes: &[u8]) {
+        self.enqueue_with(|out| out.extend_from_slice(bytes));
+    }
+
+    /// Appends what `write` puts in the outbound buffer (encoded in place,
+    /// no intermediate buffer) and sees that it gets sent.
+    fn enqueue_with(&self, write: impl FnOnce(&mut BytesMut)) {
         if matches!(self.phase.get(), Phase::Closed) {
             return;
         }
         let too_much = {
             let mut outbound = self.outbound.borrow_mut();
-            outbound.extend_from_slice(bytes);
+            write(&mut outbound);
             outbound.len() > self.outbound_bytes_max
         };
         if too_much {
@@ -622,6 +655,10 @@ impl Connection {
             if !self.flush_noted.replace(true) {
                 self.flush.note(self.id);
             }
+            return;
+        }
+        if self.holding.get() {
+            // The reader sends it before it next waits.
             return;
         }
         let _ = self.writer_wake.try_send(());
