@@ -5,6 +5,7 @@
 //! write is validated and applied; [`outcome`] is what gets published.
 
 pub mod core;
+pub mod intake;
 pub mod outcome;
 pub mod prep;
 pub mod rate_log;

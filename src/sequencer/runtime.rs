@@ -20,6 +20,7 @@
 //! immutable) tree version, so each is exact at its zxid.
 
 use super::core::{Command, Event, Sequencer};
+use super::intake::{Intake, INTAKE_PAUSE_MAX};
 use super::outcome::Batch;
 use crate::tree::Tree;
 use crate::txn::TxnRecord;
@@ -79,12 +80,6 @@ enum Input {
     PauseOver,
 }
 
-/// Longest the runtime leaves events waiting for a flush. A flush slower
-/// than this (a stalled disk) does not also hold up four-letter words,
-/// session ticks and the ordering of new requests: intake resumes as
-/// before, and what arrives joins the next flush.
-pub const INTAKE_PAUSE_MAX: Duration = Duration::from_millis(5);
-
 struct Runtime {
     core: Sequencer,
     shards: Vec<Sender<Arc<Batch>>>,
@@ -101,9 +96,8 @@ struct Runtime {
     spare_retry_at: Option<Instant>,
     /// The wait after the next failure.
     spare_backoff: Duration,
-    /// The flush in flight outlasted [`INTAKE_PAUSE_MAX`]: events are
-    /// taken as they come until it completes.
-    intake_resumed: bool,
+    /// When events are taken (see [`super::intake`]).
+    intake: Intake,
 }
 
 /// Runs the sequencer until every event sender is gone.
@@ -126,13 +120,13 @@ pub async fn run(
         snapshot_running: false,
         spare_retry_at: None,
         spare_backoff: SPARE_RETRY,
-        intake_resumed: false,
+        intake: Intake::default(),
     };
     // The first log file too is built in the background: otherwise the
     // first write after start waits for a whole preallocation.
     runtime.prepare_spare();
     loop {
-        let input = if runtime.storage.log.flush_in_flight() && !runtime.intake_resumed {
+        let input = if runtime.intake.waits(runtime.storage.log.flush_in_flight()) {
             // Events wait in the channel until the flush is done (see the
             // module doc), or until the pause is over.
             future::or(
@@ -153,7 +147,7 @@ pub async fn run(
         let Some(input) = input else { return };
         let now = now_ms();
         match input {
-            Input::PauseOver => runtime.intake_resumed = true,
+            Input::PauseOver => runtime.intake.pause_over(),
             Input::Event(first) => runtime.take_events(now, first, &events),
             Input::Done(done) => {
                 runtime.on_done(now, done);
@@ -220,15 +214,7 @@ impl Runtime {
         });
         match durable {
             Ok(batches) => {
-                // Events wait while a flush is in flight, so each flush
-                // covers the one batch sealed just before it (or none),
-                // unless the flush outlasted the pause.
-                assert!(
-                    batches.len() <= 1 || self.intake_resumed,
-                    "a flush covered {} batches: events were taken during a flush",
-                    batches.len()
-                );
-                self.intake_resumed = false;
+                self.intake.flush_completed(batches.len());
                 for batch in batches {
                     self.core
                         .step(now, Event::Flushed(batch), &mut self.commands);
@@ -320,6 +306,7 @@ impl Runtime {
         let Some(ticket) = self.storage.log.begin_flush() else {
             return false;
         };
+        self.intake.flush_cut();
         if ticket.sync_count() == 0 {
             let result = ticket.sync_blocking();
             self.complete_flush(now, result);
