@@ -4,17 +4,12 @@
 //!
 //! Group commit: the runtime takes the first event and whatever else is
 //! already queued (up to [`BATCH_EVENTS_MAX`]), seals one batch, appends it
-//! and starts its flush; at most one flush is in flight. While it is, the
-//! runtime does not take events at all: they wait in the channel (bounded:
-//! a full channel holds back the connections that send) and are taken
-//! together, as one batch, the moment the flush completes (or, when a
-//! flush takes longer than [`INTAKE_PAUSE_MAX`], as they come again). Taking each
-//! event as it arrived instead cost a wake-up, a sealed batch, a tree
-//! version, a log append and a publication per event at moderate rates
-//! (about 76 server CPU-us per setData at 17.6k/s against 16 at
-//! saturation, issue 6). The fdatasync runs through io_uring. A batch is
-//! published only when the core is stepped with the `Durable` token its
-//! flush produced.
+//! and starts its flush; at most one flush is in flight. While it is,
+//! events wait in the channel (bounded: a full channel holds back the
+//! connections that send) and are taken together when it completes; the
+//! rule and why are in [`super::intake`]. The fdatasync runs through
+//! io_uring. A batch is published only when the core is stepped with the
+//! `Durable` token its flush produced.
 //!
 //! Snapshots are taken in the background from a published (hence durable,
 //! immutable) tree version, so each is exact at its zxid.
@@ -126,24 +121,21 @@ pub async fn run(
     // first write after start waits for a whole preallocation.
     runtime.prepare_spare();
     loop {
-        let input = if runtime.intake.waits(runtime.storage.log.flush_in_flight()) {
-            // Events wait in the channel until the flush is done (see the
-            // module doc), or until the pause is over.
-            future::or(
-                async { completions.recv().await.ok().map(Input::Done) },
-                async {
+        // Events wait in the channel while a flush is in flight, until it
+        // completes or the pause is over (see [`super::intake`]).
+        let waits = runtime.intake.waits(runtime.storage.log.flush_in_flight());
+        let input = future::or(
+            async { completions.recv().await.ok().map(Input::Done) },
+            async {
+                if waits {
                     glommio::timer::sleep(INTAKE_PAUSE_MAX).await;
                     Some(Input::PauseOver)
-                },
-            )
-            .await
-        } else {
-            future::or(
-                async { completions.recv().await.ok().map(Input::Done) },
-                async { events.recv().await.ok().map(Input::Event) },
-            )
-            .await
-        };
+                } else {
+                    events.recv().await.ok().map(Input::Event)
+                }
+            },
+        )
+        .await;
         let Some(input) = input else { return };
         let now = now_ms();
         match input {

@@ -322,11 +322,7 @@ impl Connection {
             origin: self.origin(),
             attempt,
         };
-        shard
-            .to_sequencer
-            .send(event)
-            .await
-            .map_err(|_| "server shutting down".to_string())?;
+        send_to_sequencer(shard, event).await?;
         Ok(result.recv().await.unwrap_or(Handshake::Refused))
     }
 
@@ -453,9 +449,7 @@ impl Connection {
             auth: self.auth_ids(),
             request,
         };
-        // The send below may wait for room: nothing queued waits with it.
-        self.release_held();
-        send_to_sequencer(shard, event).await
+        self.forward(shard, event).await
     }
 
     /// Queues a read point and asks the sequencer for it (see
@@ -467,6 +461,12 @@ impl Connection {
             origin: self.origin(),
             session: self.active_session(),
         };
+        self.forward(shard, event).await
+    }
+
+    /// Sends a session's event to the sequencer. The send may wait for
+    /// room, so replies the reader holds leave first.
+    async fn forward(&self, shard: &Shard, event: Event) -> Result<(), String> {
         self.release_held();
         send_to_sequencer(shard, event).await
     }

@@ -11,10 +11,10 @@
 //!
 //! Guarantees: the result is what inserting the nodes and adding each child
 //! to its parent one at a time gives: same maps, same stamps, each
-//! parent's stored children peak, and `numChildren` set from its children
-//! (a node without children keeps the stored one, and a wrong count or
-//! peak is left for [`super::Tree::check_invariants`] to report);
-//! out-of-order, duplicate and orphan nodes are refused.
+//! parent's stored children peak (`numChildren` is derived from the
+//! children set, and a peak below the count is left for
+//! [`super::Tree::check_invariants`] to report); out-of-order, duplicate
+//! and orphan nodes are refused.
 
 use super::super::{path, Children, Node, Tree};
 use super::SnapshotCodecError;
