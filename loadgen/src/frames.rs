@@ -123,9 +123,10 @@ pub fn classify(body: &[u8]) -> Result<Frame, ConnError> {
         )));
     }
     match i32_at(body, 0) {
-        xid::NOTIFICATION if body.len() < NOTIFICATION_HEAD => Err(ConnError::Protocol(
-            format!("notification of {} bytes has no event", body.len()),
-        )),
+        xid::NOTIFICATION if body.len() < NOTIFICATION_HEAD => Err(ConnError::Protocol(format!(
+            "notification of {} bytes has no event",
+            body.len()
+        ))),
         xid::NOTIFICATION => Ok(Frame::Notification {
             event: i32_at(body, REPLY_HEADER),
         }),
@@ -202,7 +203,12 @@ mod tests {
             ("half a length", whole[..2].to_vec(), 0, 2),
             ("length only", whole[..4].to_vec(), 0, 4),
             ("part of a body", whole[..7].to_vec(), 0, 7),
-            ("one and a bit", [whole.clone(), whole[..5].to_vec()].concat(), 1, 5),
+            (
+                "one and a bit",
+                [whole.clone(), whole[..5].to_vec()].concat(),
+                1,
+                5,
+            ),
         ];
         for (name, stream, frames, kept) in cases {
             for cuts in [vec![], vec![1]] {
@@ -216,9 +222,21 @@ mod tests {
     fn bad_lengths_are_protocol_errors() {
         let cases: Vec<(&str, Vec<u8>, Vec<usize>)> = vec![
             ("negative", (-1i32).to_be_bytes().to_vec(), vec![]),
-            ("too large", ((MAX + 1) as i32).to_be_bytes().to_vec(), vec![]),
-            ("too large, split", ((MAX + 1) as i32).to_be_bytes().to_vec(), vec![2]),
-            ("after a good frame", [frame(b"ok"), (-5i32).to_be_bytes().to_vec()].concat(), vec![]),
+            (
+                "too large",
+                ((MAX + 1) as i32).to_be_bytes().to_vec(),
+                vec![],
+            ),
+            (
+                "too large, split",
+                ((MAX + 1) as i32).to_be_bytes().to_vec(),
+                vec![2],
+            ),
+            (
+                "after a good frame",
+                [frame(b"ok"), (-5i32).to_be_bytes().to_vec()].concat(),
+                vec![],
+            ),
         ];
         for (name, stream, cuts) in cases {
             let e = split(&stream, &cuts).unwrap_err();
@@ -262,10 +280,26 @@ mod tests {
         assert!(warden::proto::client::decode_reply(OpCode::Notification, &note).is_ok());
         let stat = Response::Stat(Stat::default());
         let cases: Vec<(&str, Vec<u8>, Result<Frame, ()>)> = vec![
-            ("data changed", note.clone(), Ok(Frame::Notification { event: 3 })),
-            ("ping", reply(xid::PING, 0, Response::Empty), Ok(Frame::Ping)),
-            ("reply", reply(9, 0, stat.clone()), Ok(Frame::Reply { xid: 9, err: 0 })),
-            ("error reply", reply(10, -101, stat), Ok(Frame::Reply { xid: 10, err: -101 })),
+            (
+                "data changed",
+                note.clone(),
+                Ok(Frame::Notification { event: 3 }),
+            ),
+            (
+                "ping",
+                reply(xid::PING, 0, Response::Empty),
+                Ok(Frame::Ping),
+            ),
+            (
+                "reply",
+                reply(9, 0, stat.clone()),
+                Ok(Frame::Reply { xid: 9, err: 0 }),
+            ),
+            (
+                "error reply",
+                reply(10, -101, stat),
+                Ok(Frame::Reply { xid: 10, err: -101 }),
+            ),
             ("short header", note[..15].to_vec(), Err(())),
             ("notification without event", note[..20].to_vec(), Err(())),
         ];

@@ -187,7 +187,10 @@ mod tests {
         r.add(b.as_raw_fd(), 7).unwrap();
         let t0 = std::time::Instant::now();
         assert_eq!(r.wait(Duration::from_millis(30)).unwrap().count(), 0);
-        assert!(t0.elapsed() >= Duration::from_millis(25), "waited the timeout");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(25),
+            "waited the timeout"
+        );
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
             (&a).write_all(b"x").unwrap();

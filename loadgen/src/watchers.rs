@@ -276,9 +276,10 @@ impl Watcher {
                     Ok((_, Response::Event(ev))) => format!("{:?}", ev.event_type),
                     _ => format!("event type {event}"),
                 };
-                tally
-                    .errors
-                    .push((format!("unexpected {name}"), format!("unexpected event {name}")));
+                tally.errors.push((
+                    format!("unexpected {name}"),
+                    format!("unexpected event {name}"),
+                ));
                 Ok(())
             }
             Frame::Reply { xid, err } => self.on_reply(xid, err, now, tally),
@@ -330,7 +331,12 @@ impl Watcher {
 
     /// Hands queued bytes to the kernel; asks for room to write while some
     /// are left.
-    fn flush(&mut self, token: usize, readiness: &Readiness, now: Instant) -> Result<(), ConnError> {
+    fn flush(
+        &mut self,
+        token: usize,
+        readiness: &Readiness,
+        now: Instant,
+    ) -> Result<(), ConnError> {
         if self.out.is_empty() {
             return Ok(());
         }

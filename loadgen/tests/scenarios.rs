@@ -108,6 +108,27 @@ impl Drop for Server {
     }
 }
 
+/// The answer to a four-letter word.
+fn four(port: u16, word: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(word.as_bytes());
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}
+
+/// The server's `Total watches:` figure (`wchs`).
+fn total_watches(port: u16) -> u64 {
+    let text = four(port, "wchs");
+    text.lines()
+        .find_map(|l| l.strip_prefix("Total watches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn ruok(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
@@ -399,6 +420,105 @@ fn open_loop_states_its_tick_and_ends_when_the_server_dies() {
     assert!(r["conn_failures"].as_u64().unwrap() >= 1, "{stdout}");
     let lag = &r["latency"]["(generator send lag)"];
     assert!(lag["count"].as_u64().unwrap() > 1000, "{r}");
+}
+
+/// Every session sees every change exactly once, in both modes, with the
+/// sessions split over two receive loops and watchers spread unevenly.
+#[test]
+fn watch_counts_sessions_times_changes_notifications() {
+    let server = Server::start();
+    for mode in ["oneshot", "persistent"] {
+        let args = [
+            "watch",
+            "-c",
+            "150",
+            "-w",
+            "200",
+            "-t",
+            "20",
+            "--mode",
+            mode,
+            "--threads",
+            "2",
+            "--payload",
+            "100",
+        ];
+        let (out, v) = loadgen(&server.addr(), &args, LIMIT);
+        assert_clean(mode, &out, &v);
+        let r = &v["runs"][0];
+        let extra = &r["extra"];
+        assert_eq!(extra["notifications"].as_f64(), Some(3000.0), "{mode}: {r}");
+        assert_eq!(r["ops"].as_u64(), Some(3000), "{mode}");
+        assert_eq!(r["latency"]["all"]["count"].as_u64(), Some(3000), "{mode}");
+        let fanout = &r["latency"]["fan-out (send to last)"];
+        assert_eq!(fanout["count"].as_u64(), Some(20), "{mode}: {r}");
+        let p50 = extra["fanout_p50_ms"].as_f64().unwrap();
+        let max = extra["fanout_max_ms"].as_f64().unwrap();
+        assert!(p50 > 0.0 && p50 <= max, "{mode}: {r}");
+        let early = extra["notifications_before_setData_reply"]
+            .as_f64()
+            .unwrap();
+        assert!((0.0..=3000.0).contains(&early), "{mode}: {r}");
+        assert!(
+            extra["notifications_per_s"].as_f64().unwrap() > 0.0,
+            "{mode}"
+        );
+    }
+}
+
+/// A server SIGKILLed while one-shot watchers re-arm: the run counts the
+/// failures, ends early and exits 1.
+#[test]
+fn server_killed_during_a_watch_run_is_counted_and_ends_the_run() {
+    let mut server = Server::start();
+    let (pid, port) = (server.child.id(), server.port);
+    let killer = std::thread::spawn(move || {
+        // Every session watches (one watch per session and path), then the
+        // changes run for a second.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while total_watches(port) < 40 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        // SAFETY: plain kill(2) on the child we started.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
+    let started = Instant::now();
+    let args = [
+        "watch",
+        "-c",
+        "40",
+        "-w",
+        "60",
+        "-t",
+        "1000000",
+        "--threads",
+        "2",
+        "--request-timeout",
+        "3",
+    ];
+    let (out, v) = loadgen(&server.addr(), &args, Duration::from_secs(45));
+    killer.join().unwrap();
+    let _ = server.child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "run did not end early"
+    );
+    assert_eq!(v["valid"], Value::Bool(false), "{stdout}");
+    let runs = v["runs"].as_array().expect("runs");
+    let r = runs
+        .iter()
+        .find(|r| r["label"] == "watch oneshot")
+        .expect(&stdout);
+    assert!(
+        r["extra"]["notifications"].as_f64().unwrap() > 0.0,
+        "{stdout}"
+    );
+    let failures = r["errors"]["connection failures"].as_u64().unwrap_or(0);
+    assert!(failures >= 1, "{stdout}");
+    assert!(r["first_error"].is_string(), "{r}");
 }
 
 #[test]
