@@ -65,10 +65,16 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_ticking(2000)
+    }
+
+    /// A server with this `tickTime` (the shortest session timeout it
+    /// grants is two ticks).
+    fn start_ticking(tick_ms: u32) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let cfg = format!(
-            "tickTime=2000\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
+            "tickTime={tick_ms}\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
              4lw.commands.whitelist=*\nmaxClientCnxns=0\nshards=2\n",
             dir.path().display()
         );
@@ -464,6 +470,34 @@ fn watch_counts_sessions_times_changes_notifications() {
             "{mode}"
         );
     }
+}
+
+/// Persistent watchers send nothing after arming: their pings must keep
+/// the sessions alive through a run several session timeouts long.
+#[test]
+fn idle_persistent_watchers_outlive_their_session_timeout() {
+    let server = Server::start_ticking(500);
+    let args = [
+        "watch",
+        "-c",
+        "20",
+        "-w",
+        "20",
+        "-t",
+        "6000",
+        "--mode",
+        "persistent",
+        "--session-timeout",
+        "1000",
+        "--threads",
+        "2",
+    ];
+    let (out, v) = loadgen(&server.addr(), &args, LIMIT);
+    assert_clean("pings", &out, &v);
+    let r = &v["runs"][0];
+    assert_eq!(r["extra"]["notifications"].as_f64(), Some(120_000.0), "{r}");
+    let secs = r["duration_s"].as_f64().unwrap();
+    assert!(secs > 3.0, "the run ({secs} s) must outlast the 1 s session timeout a few times");
 }
 
 /// A server SIGKILLed while one-shot watchers re-arm: the run counts the
