@@ -168,7 +168,8 @@ mod tests {
     fn partial_writes_and_eagain_keep_order_and_lose_nothing() {
         use Flushed::{All, Pending};
         // (name, pushes, script, outcomes of the flushes)
-        let cases: Vec<(&str, Vec<&[u8]>, Vec<Step>, Vec<Flushed>)> = vec![
+        type Case<'a> = (&'a str, Vec<&'a [u8]>, Vec<Step>, Vec<Flushed>);
+        let cases: Vec<Case> = vec![
             ("all at once", vec![b"abcdef"], vec![Take(100)], vec![All]),
             (
                 "short write, then the rest",

@@ -9,6 +9,11 @@
 //! addWatch for persistent) but the server sends that session one
 //! notification per change, as it would to a real client that fans out
 //! locally. So "notifications" counts sessions x changes.
+//!
+//! Who runs what: `--threads` executors connect their share of the sessions
+//! and then serve them from one receive loop each ([`crate::watchers`]);
+//! the writer runs on one more executor of its own, asleep while a change
+//! fans out, so that its waits never hold up a receive loop.
 
 use crate::cli::WatchMode;
 use crate::conn::{connect, error_name, ConnError};

@@ -497,7 +497,10 @@ fn idle_persistent_watchers_outlive_their_session_timeout() {
     let r = &v["runs"][0];
     assert_eq!(r["extra"]["notifications"].as_f64(), Some(120_000.0), "{r}");
     let secs = r["duration_s"].as_f64().unwrap();
-    assert!(secs > 3.0, "the run ({secs} s) must outlast the 1 s session timeout a few times");
+    assert!(
+        secs > 3.0,
+        "the run ({secs} s) must outlast the 1 s session timeout a few times"
+    );
 }
 
 /// A server SIGKILLed while one-shot watchers re-arm: the run counts the
