@@ -136,14 +136,7 @@ fn total_watches(port: u16) -> u64 {
 }
 
 fn ruok(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(b"ruok");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text == "imok"
+    four(port, "ruok") == "imok"
 }
 
 /// Runs the generator with `args` plus --server/--json; returns the exit
@@ -365,18 +358,36 @@ fn closed_port_is_a_clean_failure() {
     assert!(v["runs"][0]["conn_failures"].as_u64().unwrap() >= 1, "{v}");
 }
 
-/// Runs `read` with `args` (plus 30 s, 200 keys, 3 s request timeout)
-/// against a server SIGKILLed after 2.5 s; checks the run failed (exit 1)
-/// and ended early. Returns its stdout and JSON.
-fn read_until_server_killed(args: &[&str]) -> (String, Value) {
+/// Runs the generator with `args` against a server SIGKILLed once
+/// `kill_when` (given the port) returns; checks the run failed (exit 1) and
+/// ended soon after the kill. Returns its stdout and JSON.
+fn run_until_server_killed(
+    args: &[&str],
+    kill_when: impl FnOnce(u16) + Send + 'static,
+) -> (String, Value) {
     let mut server = Server::start();
-    let pid = server.child.id();
+    let (pid, port) = (server.child.id(), server.port);
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(2500));
+        kill_when(port);
         // SAFETY: plain kill(2) on the child we started.
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        Instant::now()
     });
-    let started = Instant::now();
+    let (out, v) = loadgen(&server.addr(), args, Duration::from_secs(45));
+    let killed = killer.join().unwrap();
+    let _ = server.child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        killed.elapsed() < Duration::from_secs(15),
+        "run did not end soon after the server died"
+    );
+    (stdout, v)
+}
+
+/// Runs `read` with `args` (plus 30 s, 200 keys, 3 s request timeout)
+/// against a server SIGKILLed after 2.5 s.
+fn read_until_server_killed(args: &[&str]) -> (String, Value) {
     let mut all = vec!["read"];
     all.extend_from_slice(args);
     all.extend_from_slice(&[
@@ -387,16 +398,7 @@ fn read_until_server_killed(args: &[&str]) -> (String, Value) {
         "--request-timeout",
         "3",
     ]);
-    let (out, v) = loadgen(&server.addr(), &all, Duration::from_secs(45));
-    killer.join().unwrap();
-    let _ = server.child.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "run did not end early"
-    );
-    (stdout, v)
+    run_until_server_killed(&all, |_| std::thread::sleep(Duration::from_millis(2500)))
 }
 
 #[test]
@@ -507,20 +509,6 @@ fn idle_persistent_watchers_outlive_their_session_timeout() {
 /// failures, ends early and exits 1.
 #[test]
 fn server_killed_during_a_watch_run_is_counted_and_ends_the_run() {
-    let mut server = Server::start();
-    let (pid, port) = (server.child.id(), server.port);
-    let killer = std::thread::spawn(move || {
-        // Every session watches (one watch per session and path), then the
-        // changes run for a second.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while total_watches(port) < 40 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(1000));
-        // SAFETY: plain kill(2) on the child we started.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    });
-    let started = Instant::now();
     let args = [
         "watch",
         "-c",
@@ -534,15 +522,15 @@ fn server_killed_during_a_watch_run_is_counted_and_ends_the_run() {
         "--request-timeout",
         "3",
     ];
-    let (out, v) = loadgen(&server.addr(), &args, Duration::from_secs(45));
-    killer.join().unwrap();
-    let _ = server.child.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        started.elapsed() < Duration::from_secs(40),
-        "run did not end early"
-    );
+    let (stdout, v) = run_until_server_killed(&args, |port| {
+        // Every session watches (one watch per session and path), then the
+        // changes run for a second.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while total_watches(port) < 40 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    });
     assert_eq!(v["valid"], Value::Bool(false), "{stdout}");
     let runs = v["runs"].as_array().expect("runs");
     let r = runs
