@@ -21,6 +21,7 @@ mod plot;
 mod ramp;
 mod readiness;
 mod report;
+mod rxstamp;
 mod schedule;
 mod stats;
 mod template;

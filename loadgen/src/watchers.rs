@@ -5,20 +5,24 @@
 //! per notification (29 us with one-shot re-arms) on the two cores it shares
 //! with the server, and every microsecond of it lengthens the fan-out being
 //! measured. This loop sleeps in one `epoll_wait` until some socket is
-//! ready, then takes each ready socket's bytes with as few `recv`s as they
+//! ready, then takes each ready socket's bytes with as few reads as they
 //! need (one, unless a read fills the executor's 64 KiB buffer), cuts the
 //! frames out and looks only at their headers (see [`crate::frames`]), and
 //! sends one-shot re-arms at once with non-blocking writes (see
 //! [`crate::outbuf`]; a socket with bytes left over is polled for room to
-//! write). No task, timer or allocation per notification.
+//! write). No task, timer or allocation per notification. With persistent
+//! watches (nothing to send back) the loop looks again at most every
+//! [`BUSY_TICK`] while notifications keep coming, so that each wake-up
+//! takes a larger batch: about a fifth less CPU per notification.
 //!
 //! Guarantees:
-//! - arrival time: one clock read right after each `epoll_wait` returns,
-//!   shared by every notification that wait reported. The bytes were in the
-//!   socket by then, so a recorded arrival is never early; it is late by at
-//!   most the time the loop spent on the previous batch (or its wake-up).
-//!   Finer than the glommio tasks, which read the clock after their own read
-//!   and so also counted the reads of every task that ran before them;
+//! - arrival time: the kernel's receive stamp of the segment (see
+//!   [`crate::rxstamp`]), so neither the tick nor the loop's other work
+//!   makes a notification look late; a read that took several segments
+//!   gives all its frames the newest one's stamp. Without a stamp: the clock
+//!   read right after the `epoll_wait` that reported the socket (the bytes
+//!   were there by then, so never early). The glommio tasks read the clock
+//!   after their own read, counting the reads of every task run before them;
 //! - replies are matched to requests in order (xids are consecutive); a
 //!   reply out of order, a bad frame, EOF or an I/O error ends that session
 //!   (counted as a connection failure unless the writer is already done);
@@ -34,6 +38,7 @@ use crate::conn::{decode, error_name, Conn, ConnError, MAX_FRAME};
 use crate::frames::{classify, Frame, Reassembly};
 use crate::outbuf::{send_now, Flushed, OutBuf};
 use crate::readiness::{Readiness, Ready};
+use crate::rxstamp::{self, Clock};
 use crate::template::{next_xid, Template};
 use crate::watch::{arm_requests, State, WatchCfg};
 use bytes::BytesMut;
@@ -55,6 +60,10 @@ const OUT_LIMIT: usize = 1 << 20;
 const SCAN_EVERY: Duration = Duration::from_millis(100);
 /// Once the writer is done, silence for this long ends the loop.
 pub const LINGER: Duration = Duration::from_secs(1);
+/// Persistent mode: the shortest time between two looks while sockets are
+/// ready (replies are read at most this late; arrival times are stamped by
+/// the kernel, so they are not).
+pub const BUSY_TICK: Duration = Duration::from_micros(300);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -65,6 +74,13 @@ enum Phase {
     Closing,
     Done,
     Failed,
+}
+
+/// When a frame is handled: the loop's clock, and when its bytes arrived.
+#[derive(Clone, Copy)]
+struct Moment {
+    now: Instant,
+    arrived: Instant,
 }
 
 /// What the loop's sessions share: the requests they send, encoded once.
@@ -157,6 +173,8 @@ impl Watcher {
     fn new(conn: Conn<TcpStream>, arm: usize, now: Instant) -> Watcher {
         let ping_every = Duration::from_millis(conn.timeout_ms.max(3) as u64 / 3);
         let stream = conn.stream;
+        // Without stamps arrivals fall back to the loop's clock.
+        let _ = rxstamp::enable(stream.as_raw_fd());
         Watcher {
             fd: stream.as_raw_fd(),
             _stream: stream,
@@ -205,35 +223,28 @@ impl Watcher {
     fn read(
         &mut self,
         buf: &mut [u8],
-        now: Instant,
+        clock: &Clock,
         kit: &mut Kit,
         tally: &mut Tally,
     ) -> Result<(), ConnError> {
         loop {
-            // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-            let n = unsafe {
-                libc::recv(
-                    self.fd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n == 0 {
-                return Err(ConnError::Closed);
-            }
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                match e.kind() {
+            let n = match rxstamp::recv_stamped(self.fd, buf) {
+                Ok(r) if r.len == 0 => return Err(ConnError::Closed),
+                Ok(r) => r,
+                Err(e) => match e.kind() {
                     std::io::ErrorKind::WouldBlock => return Ok(()),
                     std::io::ErrorKind::Interrupted => continue,
                     _ => return Err(ConnError::Io(e.to_string())),
-                }
-            }
-            let n = n as usize;
+                },
+            };
+            let at = Moment {
+                now: clock.now,
+                arrived: clock.arrival(n.stamp),
+            };
+            let n = n.len;
             let mut frames = std::mem::take(&mut self.frames);
             let fed = frames.feed(&buf[..n], MAX_FRAME, |body| {
-                self.on_frame(body, now, kit, tally)
+                self.on_frame(body, at, kit, tally)
             });
             self.frames = frames;
             fed?;
@@ -247,15 +258,16 @@ impl Watcher {
     fn on_frame(
         &mut self,
         body: &[u8],
-        now: Instant,
+        at: Moment,
         kit: &mut Kit,
         tally: &mut Tally,
     ) -> Result<(), ConnError> {
+        let now = at.now;
         match classify(body)? {
             Frame::Ping => Ok(()),
             Frame::Notification { .. } if self.phase == Phase::Closing => Ok(()),
             Frame::Notification { event } if event == EventType::NodeDataChanged as i32 => {
-                tally.arrivals.push((self.changes_seen, now));
+                tally.arrivals.push((self.changes_seen, at.arrived));
                 self.changes_seen += 1;
                 if kit.mode == WatchMode::Oneshot {
                     let arm = &kit.arm[self.arm];
@@ -405,6 +417,9 @@ fn fail(w: &mut Watcher, e: &ConnError, st: &State) {
 }
 
 fn drive(ws: &mut [Watcher], cfg: &WatchCfg, st: &State) -> std::io::Result<()> {
+    // Wake when asked to, not up to 50 us later (the default timer slack).
+    // SAFETY: prctl on the calling thread only.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
     let mut kit = Kit::new(cfg);
     let mut readiness = Readiness::new(ws.len())?;
     let mut tally = Tally::default();
@@ -434,8 +449,9 @@ fn drive(ws: &mut [Watcher], cfg: &WatchCfg, st: &State) -> std::io::Result<()> 
         let sleep = next_scan.saturating_duration_since(Instant::now());
         ready.clear();
         ready.extend(readiness.wait(sleep)?);
-        // The one clock read for everything this wait reported.
-        let now = Instant::now();
+        // The one clock reading for everything this wait reported.
+        let clock = Clock::read();
+        let now = clock.now;
         for r in &ready {
             let t = r.token as usize;
             let w = &mut ws[t];
@@ -445,7 +461,7 @@ fn drive(ws: &mut [Watcher], cfg: &WatchCfg, st: &State) -> std::io::Result<()> 
             let mut handled = Ok(());
             if r.readable {
                 heard = now;
-                handled = w.read(&mut buf, now, &mut kit, &mut tally);
+                handled = w.read(&mut buf, &clock, &mut kit, &mut tally);
             }
             if let Err(e) = handled.and_then(|_| w.flush(t, &readiness, now)) {
                 fail(w, &e, st);
@@ -453,6 +469,14 @@ fn drive(ws: &mut [Watcher], cfg: &WatchCfg, st: &State) -> std::io::Result<()> 
             retire(w, &readiness, &mut live);
         }
         tally.publish(st);
+        if kit.mode == WatchMode::Persistent && !ready.is_empty() {
+            // Let the next batch gather (see BUSY_TICK).
+            let wake = now + BUSY_TICK;
+            let t = Instant::now();
+            if wake > t {
+                std::thread::sleep(wake - t);
+            }
+        }
         if now >= next_scan {
             next_scan = now + SCAN_EVERY;
             for (t, w) in ws.iter_mut().enumerate().filter(|(_, w)| w.live()) {
