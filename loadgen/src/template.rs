@@ -51,6 +51,11 @@ impl Template {
         self.xid_at.len()
     }
 
+    /// Bytes one rendering appends.
+    pub fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Appends the requests to `into`, numbered from `*xid` on; leaves
     /// `*xid` at the next free one.
     pub fn render(&self, into: &mut Vec<u8>, xid: &mut i32) {
@@ -101,6 +106,7 @@ mod tests {
             t.render(&mut got, &mut xid);
             assert_eq!(&got[..6], b"before", "{name}");
             assert_eq!(&got[6..], &want[..], "{name}");
+            assert_eq!(got.len() - 6, t.bytes_len(), "{name}");
             assert_eq!(xid, next_xid(*xids.last().unwrap()), "{name}");
         }
     }

@@ -53,7 +53,8 @@ use warden::proto::types::{xid, EventType, OpCode};
 
 /// Bytes one `recv` may take (the executor's one read buffer).
 const READ_BUF: usize = 64 * 1024;
-/// Unsent bytes one session may hold (a re-arm is a few hundred bytes).
+/// Unsent bytes one session may hold: at least this, and at least a few
+/// of its re-arms (one per change is outstanding at a time).
 const OUT_LIMIT: usize = 1 << 20;
 /// The longest the loop sleeps when nothing arrives: how soon it looks at
 /// pings, timeouts and the writer's end.
@@ -170,7 +171,7 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn new(conn: Conn<TcpStream>, arm: usize, now: Instant) -> Watcher {
+    fn new(conn: Conn<TcpStream>, arm: usize, out_limit: usize, now: Instant) -> Watcher {
         let ping_every = Duration::from_millis(conn.timeout_ms.max(3) as u64 / 3);
         let stream = conn.stream;
         // Without stamps arrivals fall back to the loop's clock.
@@ -180,7 +181,7 @@ impl Watcher {
             _stream: stream,
             arm,
             frames: Reassembly::default(),
-            out: OutBuf::new(OUT_LIMIT),
+            out: OutBuf::new(out_limit),
             want_write: false,
             phase: Phase::Arming,
             next_xid: 1,
@@ -262,6 +263,10 @@ impl Watcher {
         kit: &mut Kit,
         tally: &mut Tally,
     ) -> Result<(), ConnError> {
+        if !self.live() {
+            // Closed (or failed) already: the rest of this read is moot.
+            return Ok(());
+        }
         let now = at.now;
         match classify(body)? {
             Frame::Ping => Ok(()),
@@ -391,9 +396,13 @@ impl Watcher {
 pub fn serve(conns: Vec<(usize, Conn<TcpStream>)>, cfg: &WatchCfg, st: &State) {
     let now = Instant::now();
     let extra = cfg.watchers % cfg.sessions;
+    // A session with very many watchers re-arms with a large batch.
+    let per_watcher = Template::new(&arm_requests(&cfg.path, 1, cfg.mode)).bytes_len();
+    let most = cfg.watchers.div_ceil(cfg.sessions.max(1));
+    let out_limit = OUT_LIMIT.max(4 * most * per_watcher);
     let mut ws: Vec<Watcher> = conns
         .into_iter()
-        .map(|(i, c)| Watcher::new(c, usize::from(i < extra), now))
+        .map(|(i, c)| Watcher::new(c, usize::from(i < extra), out_limit, now))
         .collect();
     if let Err(e) = drive(&mut ws, cfg, st) {
         let e = ConnError::Io(format!("watch loop: {e}"));
