@@ -62,6 +62,8 @@ pub struct Conn<S> {
     pub wbuf: BytesMut,
     next_xid: i32,
     pub session_id: i64,
+    /// The session timeout the server granted, milliseconds.
+    pub timeout_ms: i32,
     scratch: Vec<u8>,
 }
 
@@ -91,6 +93,7 @@ impl<S> Conn<S> {
             wbuf: BytesMut::with_capacity(READ_CHUNK),
             next_xid: 1,
             session_id: 0,
+            timeout_ms: 0,
             scratch: vec![0; READ_CHUNK],
         }
     }
@@ -235,6 +238,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             return Err(ConnError::Refused);
         }
         self.session_id = response.session_id;
+        self.timeout_ms = response.timeout_ms;
         Ok(())
     }
 

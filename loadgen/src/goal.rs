@@ -10,6 +10,9 @@
 //! Guarantees: [`Goal::reached`] completes once the count is at or above
 //! the target (it re-checks after registering, so no crossing is missed);
 //! an increment costs one atomic add unless it crosses a pending target.
+//! The count and the target are sequentially consistent: the waiter stores
+//! the target then reads the count, an adder adds then reads the target, so
+//! at least one of them sees the other and the crossing is never lost.
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, Ordering::*};
@@ -38,13 +41,23 @@ impl Default for Goal {
 impl Goal {
     /// The count so far.
     pub fn get(&self) -> u64 {
-        self.count.load(Acquire)
+        self.count.load(SeqCst)
     }
 
     /// Adds one; wakes the waiter if this crosses its target.
+    #[cfg(test)]
     pub fn incr(&self) {
-        let now = self.count.fetch_add(1, AcqRel) + 1;
-        if now == self.target.load(Acquire) {
+        self.add(1);
+    }
+
+    /// Adds `n`; wakes the waiter if this crosses its target.
+    pub fn add(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let before = self.count.fetch_add(n, SeqCst);
+        let target = self.target.load(SeqCst);
+        if before < target && before + n >= target {
             if let Some(waker) = self.waiter.lock().unwrap().take() {
                 waker.wake();
             }
@@ -58,15 +71,15 @@ impl Goal {
                 return Poll::Ready(());
             }
             *self.waiter.lock().unwrap() = Some(cx.waker().clone());
-            self.target.store(target, Release);
+            self.target.store(target, SeqCst);
             if self.get() >= target {
-                self.target.store(u64::MAX, Release);
+                self.target.store(u64::MAX, SeqCst);
                 return Poll::Ready(());
             }
             Poll::Pending
         })
         .await;
-        self.target.store(u64::MAX, Release);
+        self.target.store(u64::MAX, SeqCst);
         self.waiter.lock().unwrap().take();
     }
 }
@@ -98,6 +111,22 @@ mod tests {
         assert_eq!(goal.get(), 10_000);
         // Already reached: completes at once.
         futures_lite::future::block_on(goal.reached(5));
+    }
+
+    #[test]
+    fn a_batch_that_jumps_over_the_target_wakes_the_waiter() {
+        let goal = Arc::new(Goal::default());
+        let g = goal.clone();
+        let adder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            g.add(0);
+            g.add(3);
+            g.add(4);
+        });
+        // 3 then 7: the target 5 is never hit exactly.
+        futures_lite::future::block_on(goal.reached(5));
+        adder.join().unwrap();
+        assert_eq!(goal.get(), 7);
     }
 
     #[test]

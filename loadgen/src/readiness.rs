@@ -1,17 +1,21 @@
-//! Which of an executor's sockets have bytes to read, in one system call.
+//! Which of an executor's sockets have bytes to read (or room to write),
+//! in one system call.
 //!
-//! Why: the open-loop pacing loop looks for replies once per tick. Asking
-//! each connection with a `recv` would cost a system call per connection
-//! per tick; one level-triggered epoll set, polled with a zero timeout,
-//! answers for all of them at once and never blocks the executor.
+//! Why: the open-loop pacing loop looks for replies once per tick, and the
+//! watch scenario's receive loop sleeps until some session's notification
+//! arrives. Asking each connection with a `recv` would cost a system call
+//! per connection; one level-triggered epoll set answers for all of them.
 //!
-//! Guarantees: `poll` never blocks; a socket with unread bytes (or at EOF,
-//! or in error) is reported at every poll until it is drained (level
-//! triggered), so a reader that takes one chunk per tick loses nothing; at
-//! most `capacity` sockets are reported per poll, the rest at the next.
+//! Guarantees: `poll` never blocks; `wait` blocks at most its timeout; a
+//! socket with unread bytes (or at EOF, or in error) is reported at every
+//! call until it is drained (level triggered), so a reader that takes one
+//! chunk per call loses nothing; a socket registered for writing is
+//! reported while its send buffer has room; at most `capacity` sockets are
+//! reported per call, the rest at the next.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 /// An epoll set of sockets, each with a caller-chosen token.
 pub struct Readiness {
@@ -43,6 +47,16 @@ impl Readiness {
         self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
     }
 
+    /// Watches `fd` for readable bytes and, if `write`, for room to write.
+    pub fn modify(&self, fd: RawFd, token: u64, write: bool) -> io::Result<()> {
+        let out = if write { libc::EPOLLOUT as u32 } else { 0 };
+        let mut event = libc::epoll_event {
+            events: libc::EPOLLIN as u32 | out,
+            u64: token,
+        };
+        self.ctl(libc::EPOLL_CTL_MOD, fd, &mut event)
+    }
+
     /// Stops watching `fd` (before it is closed, or once it failed).
     pub fn remove(&self, fd: RawFd) -> io::Result<()> {
         let mut unused = libc::epoll_event { events: 0, u64: 0 };
@@ -61,13 +75,20 @@ impl Readiness {
 
     /// The tokens of the sockets readable now (without waiting).
     pub fn poll(&mut self) -> io::Result<impl Iterator<Item = u64> + '_> {
+        Ok(self.wait(Duration::ZERO)?.map(|e| e.token))
+    }
+
+    /// The sockets ready now, waiting up to `timeout` (milliseconds, rounded
+    /// up) for the first one.
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<impl Iterator<Item = Ready> + '_> {
+        let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int;
         // SAFETY: `events` has room for `len` entries, which the kernel fills.
         let n = unsafe {
             libc::epoll_wait(
                 self.epoll.as_raw_fd(),
                 self.events.as_mut_ptr(),
                 self.events.len() as libc::c_int,
-                0,
+                ms,
             )
         };
         let n = if n < 0 {
@@ -79,8 +100,25 @@ impl Readiness {
         } else {
             n as usize
         };
-        Ok(self.events[..n].iter().map(|e| e.u64))
+        Ok(self.events[..n].iter().map(|e| {
+            let bits = e.events;
+            let readable = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+            Ready {
+                token: e.u64,
+                readable: bits & readable != 0,
+                writable: bits & libc::EPOLLOUT as u32 != 0,
+            }
+        }))
     }
+}
+
+/// One socket's readiness: errors and hang-ups count as readable (the read
+/// then reports them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    pub token: u64,
+    pub readable: bool,
+    pub writable: bool,
 }
 
 #[cfg(test)]
@@ -140,5 +178,42 @@ mod tests {
         }
         assert_eq!(polls, 3);
         assert_eq!(ready(&mut r), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn wait_blocks_until_ready_and_reports_write_interest() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut r = Readiness::new(4).unwrap();
+        r.add(b.as_raw_fd(), 7).unwrap();
+        let t0 = std::time::Instant::now();
+        assert_eq!(r.wait(Duration::from_millis(30)).unwrap().count(), 0);
+        assert!(
+            t0.elapsed() >= Duration::from_millis(25),
+            "waited the timeout"
+        );
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            (&a).write_all(b"x").unwrap();
+            a
+        });
+        let got: Vec<Ready> = r.wait(Duration::from_secs(5)).unwrap().collect();
+        let _a = writer.join().unwrap();
+        let want = Ready {
+            token: 7,
+            readable: true,
+            writable: false,
+        };
+        assert_eq!(got, vec![want]);
+        // Asking for room to write: an empty send buffer has room.
+        r.modify(b.as_raw_fd(), 7, true).unwrap();
+        let got: Vec<Ready> = r.wait(Duration::ZERO).unwrap().collect();
+        let both = Ready {
+            writable: true,
+            ..want
+        };
+        assert_eq!(got, vec![both]);
+        r.modify(b.as_raw_fd(), 7, false).unwrap();
+        let got: Vec<Ready> = r.wait(Duration::ZERO).unwrap().collect();
+        assert_eq!(got, vec![want]);
     }
 }

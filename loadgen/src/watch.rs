@@ -9,14 +9,20 @@
 //! addWatch for persistent) but the server sends that session one
 //! notification per change, as it would to a real client that fans out
 //! locally. So "notifications" counts sessions x changes.
+//!
+//! Who runs what: `--threads` executors connect their share of the sessions
+//! and then serve them from one receive loop each ([`crate::watchers`]);
+//! the writer runs on one more executor of its own, asleep while a change
+//! fans out, so that its waits never hold up a receive loop.
 
 use crate::cli::WatchMode;
-use crate::conn::{connect, decode, error_name, frame_xid, ConnError};
+use crate::conn::{connect, error_name, ConnError};
 use crate::cpu;
 use crate::engine::{join_executors, spawn_executors, Progress};
 use crate::goal::Goal;
 use crate::report::{Cpu, RunReport};
 use crate::stats::{new_histogram, record, Latency};
+use crate::watchers;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
@@ -25,8 +31,7 @@ use std::time::{Duration, Instant};
 use warden::proto::requests::{
     AddWatchRequest, DeleteRequest, PathWatchRequest, Request, SetDataRequest,
 };
-use warden::proto::responses::Response;
-use warden::proto::types::{xid, AddWatchMode, EventType, OpCode};
+use warden::proto::types::AddWatchMode;
 
 #[derive(Clone)]
 pub struct WatchCfg {
@@ -44,25 +49,26 @@ pub struct WatchCfg {
     pub server_pid: Option<u32>,
 }
 
+/// What the writer, the watcher loops and the summary share.
 #[derive(Default)]
-struct State {
-    registered: AtomicUsize,
-    failed: AtomicUsize,
-    notified: Goal,
-    rearmed: Goal,
+pub(crate) struct State {
+    pub registered: AtomicUsize,
+    pub failed: AtomicUsize,
+    pub notified: Goal,
+    pub rearmed: Goal,
     changes_done: AtomicU64,
-    writer_done: AtomicBool,
+    pub writer_done: AtomicBool,
     errors: Mutex<BTreeMap<String, u64>>,
     first_error: Mutex<Option<String>>,
     /// (change, arrival) for every data-change notification.
-    arrivals: Mutex<Vec<(u64, Instant)>>,
+    pub arrivals: Mutex<Vec<(u64, Instant)>>,
     /// Per change: setData sent, setData answered.
     sends: Mutex<Vec<(Instant, Instant)>>,
     measure_start: Mutex<Option<Instant>>,
 }
 
 impl State {
-    fn error(&self, name: String, text: String) {
+    pub fn error(&self, name: String, text: String) {
         *self.errors.lock().unwrap().entry(name).or_insert(0) += 1;
         let mut f = self.first_error.lock().unwrap();
         if f.is_none() {
@@ -72,7 +78,7 @@ impl State {
 }
 
 /// The requests that (re-)arm `n` watchers of one session.
-fn arm_requests(path: &str, n: usize, mode: WatchMode) -> Vec<Request> {
+pub(crate) fn arm_requests(path: &str, n: usize, mode: WatchMode) -> Vec<Request> {
     (0..n)
         .map(|i| match mode {
             WatchMode::Oneshot if i == 0 => Request::GetData(PathWatchRequest {
@@ -91,118 +97,32 @@ fn arm_requests(path: &str, n: usize, mode: WatchMode) -> Vec<Request> {
         .collect()
 }
 
-async fn watcher(index: usize, cfg: WatchCfg, st: Arc<State>) {
-    let n = cfg.watchers / cfg.sessions + usize::from(index < cfg.watchers % cfg.sessions);
-    let result: Result<(), ConnError> = async {
-        let mut conn = connect(&cfg.addr, cfg.session_timeout_ms, cfg.io_timeout).await?;
-        let mut pending: std::collections::VecDeque<(i32, OpCode)> = Default::default();
-        for r in arm_requests(&cfg.path, n, cfg.mode) {
-            pending.push_back(conn.push(&r));
-        }
-        conn.flush().await?;
-        let mut registered = false;
-        let mut local = 0u64;
-        // Idle sessions (waiting for the others to register, persistent
-        // watches) wake up every second to ping and to notice a writer
-        // that gave up.
-        conn.stream
-            .set_read_timeout(Some(Duration::from_secs(1)))
-            .map_err(|e| ConnError::Io(e.to_string()))?;
-        let ping_every = Duration::from_millis(cfg.session_timeout_ms as u64 / 3);
-        let mut last_sent = Instant::now();
-        loop {
-            match conn.fill().await {
-                Ok(()) => {}
-                Err(ConnError::Timeout) => {
-                    if st.writer_done.load(Acquire) {
-                        return Ok(());
-                    }
-                    if last_sent.elapsed() >= ping_every {
-                        conn.push(&Request::Ping);
-                        conn.flush().await?;
-                        last_sent = Instant::now();
-                    }
-                    continue;
+/// Connects executor `e`'s share of the sessions, then serves them in one
+/// loop (see [`crate::watchers`]) that owns the executor from then on.
+async fn watcher_executor(e: usize, threads: usize, cfg: WatchCfg, st: Arc<State>) {
+    let connecting: Vec<_> = (e..cfg.sessions)
+        .step_by(threads)
+        .map(|i| {
+            let cfg = cfg.clone();
+            glommio::spawn_local(async move {
+                let conn = connect(&cfg.addr, cfg.session_timeout_ms, cfg.io_timeout).await;
+                (i, conn)
+            })
+        })
+        .collect();
+    let mut conns = Vec::with_capacity(connecting.len());
+    for handle in connecting {
+        match handle.await {
+            (i, Ok(c)) => conns.push((i, c)),
+            (_, Err(e)) => {
+                st.failed.fetch_add(1, Release);
+                if !st.writer_done.load(Acquire) {
+                    st.error("connection failures".into(), e.to_string());
                 }
-                Err(e) => return Err(e),
-            }
-            let now = Instant::now();
-            while let Some(frame) = conn.buffered_frame()? {
-                let x = frame_xid(&frame);
-                if x == xid::NOTIFICATION {
-                    let (_, resp) = decode(OpCode::Notification, &frame)?;
-                    let Response::Event(ev) = resp else {
-                        return Err(ConnError::Protocol("notification without event".into()));
-                    };
-                    match ev.event_type {
-                        EventType::NodeDataChanged => {
-                            st.arrivals.lock().unwrap().push((local, now));
-                            local += 1;
-                            st.notified.incr();
-                            if cfg.mode == WatchMode::Oneshot {
-                                for r in arm_requests(&cfg.path, n, cfg.mode) {
-                                    pending.push_back(conn.push(&r));
-                                }
-                            }
-                        }
-                        EventType::NodeDeleted => {
-                            // The writer is done: close the session.
-                            let _ = conn.call(&Request::CloseSession).await;
-                            return Ok(());
-                        }
-                        other => {
-                            st.error(
-                                format!("unexpected {other:?}"),
-                                format!("unexpected event {other:?}"),
-                            );
-                        }
-                    }
-                    continue;
-                }
-                if x == xid::PING {
-                    continue;
-                }
-                let Some((want, op)) = pending.pop_front() else {
-                    return Err(ConnError::Protocol(format!("unexpected reply xid {x}")));
-                };
-                if x != want {
-                    return Err(ConnError::Protocol(format!(
-                        "reply xid {x}, expected {want}"
-                    )));
-                }
-                let (h, _) = decode(op, &frame)?;
-                if h.err != 0 {
-                    st.error(
-                        error_name(h.err),
-                        format!("watch request returned {}", error_name(h.err)),
-                    );
-                }
-                if pending.is_empty() {
-                    if !registered {
-                        registered = true;
-                        st.registered.fetch_add(1, Release);
-                    } else {
-                        st.rearmed.incr();
-                    }
-                }
-            }
-            if !conn.wbuf.is_empty() {
-                // Re-arming waits until the other sessions whose bytes are
-                // already in have been read and timestamped: their arrival
-                // times must not include this session's send.
-                futures_lite::future::yield_now().await;
-                conn.flush().await?;
-                last_sent = Instant::now();
             }
         }
     }
-    .await;
-    if let Err(e) = result {
-        st.failed.fetch_add(1, Release);
-        if !st.writer_done.load(Acquire) {
-            st.error("connection failures".into(), e.to_string());
-        }
-    }
+    watchers::serve(conns, &cfg, &st);
 }
 
 async fn wait_until(cond: impl Fn() -> bool, timeout: Duration) -> bool {
@@ -291,22 +211,19 @@ async fn writer(cfg: WatchCfg, st: Arc<State>) {
 pub fn run(cfg: &WatchCfg) -> Result<RunReport, String> {
     let st = Arc::new(State::default());
     let threads = cfg.threads.max(1);
+    // `threads` executors serve the watchers; one more (mostly asleep) runs
+    // the writer, whose waits must not stop a watcher loop.
     let handles = {
         let cfg = cfg.clone();
         let st = st.clone();
-        spawn_executors(threads, move |e| {
+        spawn_executors(threads + 1, move |e| {
             let cfg = cfg.clone();
             let st = st.clone();
             async move {
-                let mut tasks = Vec::new();
-                for i in (e..cfg.sessions).step_by(threads) {
-                    tasks.push(glommio::spawn_local(watcher(i, cfg.clone(), st.clone())));
-                }
-                if e == 0 {
-                    tasks.push(glommio::spawn_local(writer(cfg.clone(), st.clone())));
-                }
-                for t in tasks {
-                    t.await;
+                if e == threads {
+                    writer(cfg, st).await;
+                } else {
+                    watcher_executor(e, threads, cfg, st).await;
                 }
             }
         })?

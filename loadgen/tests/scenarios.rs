@@ -65,10 +65,16 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_ticking(2000)
+    }
+
+    /// A server with this `tickTime` (the shortest session timeout it
+    /// grants is two ticks).
+    fn start_ticking(tick_ms: u32) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let cfg = format!(
-            "tickTime=2000\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
+            "tickTime={tick_ms}\nclientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
              4lw.commands.whitelist=*\nmaxClientCnxns=0\nshards=2\n",
             dir.path().display()
         );
@@ -108,15 +114,29 @@ impl Drop for Server {
     }
 }
 
-fn ruok(port: u16) -> bool {
+/// The answer to a four-letter word.
+fn four(port: u16, word: &str) -> String {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
+        return String::new();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(b"ruok");
+    let _ = s.write_all(word.as_bytes());
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
-    text == "imok"
+    text
+}
+
+/// The server's `Total watches:` figure (`wchs`).
+fn total_watches(port: u16) -> u64 {
+    let text = four(port, "wchs");
+    text.lines()
+        .find_map(|l| l.strip_prefix("Total watches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn ruok(port: u16) -> bool {
+    four(port, "ruok") == "imok"
 }
 
 /// Runs the generator with `args` plus --server/--json; returns the exit
@@ -338,18 +358,36 @@ fn closed_port_is_a_clean_failure() {
     assert!(v["runs"][0]["conn_failures"].as_u64().unwrap() >= 1, "{v}");
 }
 
-/// Runs `read` with `args` (plus 30 s, 200 keys, 3 s request timeout)
-/// against a server SIGKILLed after 2.5 s; checks the run failed (exit 1)
-/// and ended early. Returns its stdout and JSON.
-fn read_until_server_killed(args: &[&str]) -> (String, Value) {
+/// Runs the generator with `args` against a server SIGKILLed once
+/// `kill_when` (given the port) returns; checks the run failed (exit 1) and
+/// ended soon after the kill. Returns its stdout and JSON.
+fn run_until_server_killed(
+    args: &[&str],
+    kill_when: impl FnOnce(u16) + Send + 'static,
+) -> (String, Value) {
     let mut server = Server::start();
-    let pid = server.child.id();
+    let (pid, port) = (server.child.id(), server.port);
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(2500));
+        kill_when(port);
         // SAFETY: plain kill(2) on the child we started.
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        Instant::now()
     });
-    let started = Instant::now();
+    let (out, v) = loadgen(&server.addr(), args, Duration::from_secs(45));
+    let killed = killer.join().unwrap();
+    let _ = server.child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        killed.elapsed() < Duration::from_secs(15),
+        "run did not end soon after the server died"
+    );
+    (stdout, v)
+}
+
+/// Runs `read` with `args` (plus 30 s, 200 keys, 3 s request timeout)
+/// against a server SIGKILLed after 2.5 s.
+fn read_until_server_killed(args: &[&str]) -> (String, Value) {
     let mut all = vec!["read"];
     all.extend_from_slice(args);
     all.extend_from_slice(&[
@@ -360,16 +398,7 @@ fn read_until_server_killed(args: &[&str]) -> (String, Value) {
         "--request-timeout",
         "3",
     ]);
-    let (out, v) = loadgen(&server.addr(), &all, Duration::from_secs(45));
-    killer.join().unwrap();
-    let _ = server.child.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "run did not end early"
-    );
-    (stdout, v)
+    run_until_server_killed(&all, |_| std::thread::sleep(Duration::from_millis(2500)))
 }
 
 #[test]
@@ -399,6 +428,122 @@ fn open_loop_states_its_tick_and_ends_when_the_server_dies() {
     assert!(r["conn_failures"].as_u64().unwrap() >= 1, "{stdout}");
     let lag = &r["latency"]["(generator send lag)"];
     assert!(lag["count"].as_u64().unwrap() > 1000, "{r}");
+}
+
+/// Every session sees every change exactly once, in both modes, with the
+/// sessions split over two receive loops and watchers spread unevenly.
+#[test]
+fn watch_counts_sessions_times_changes_notifications() {
+    let server = Server::start();
+    for mode in ["oneshot", "persistent"] {
+        let args = [
+            "watch",
+            "-c",
+            "150",
+            "-w",
+            "200",
+            "-t",
+            "20",
+            "--mode",
+            mode,
+            "--threads",
+            "2",
+            "--payload",
+            "100",
+        ];
+        let (out, v) = loadgen(&server.addr(), &args, LIMIT);
+        assert_clean(mode, &out, &v);
+        let r = &v["runs"][0];
+        let extra = &r["extra"];
+        assert_eq!(extra["notifications"].as_f64(), Some(3000.0), "{mode}: {r}");
+        assert_eq!(r["ops"].as_u64(), Some(3000), "{mode}");
+        assert_eq!(r["latency"]["all"]["count"].as_u64(), Some(3000), "{mode}");
+        let fanout = &r["latency"]["fan-out (send to last)"];
+        assert_eq!(fanout["count"].as_u64(), Some(20), "{mode}: {r}");
+        let p50 = extra["fanout_p50_ms"].as_f64().unwrap();
+        let max = extra["fanout_max_ms"].as_f64().unwrap();
+        assert!(p50 > 0.0 && p50 <= max, "{mode}: {r}");
+        let early = extra["notifications_before_setData_reply"]
+            .as_f64()
+            .unwrap();
+        assert!((0.0..=3000.0).contains(&early), "{mode}: {r}");
+        assert!(
+            extra["notifications_per_s"].as_f64().unwrap() > 0.0,
+            "{mode}"
+        );
+    }
+}
+
+/// Persistent watchers send nothing after arming: their pings must keep
+/// the sessions alive through a run several session timeouts long.
+#[test]
+fn idle_persistent_watchers_outlive_their_session_timeout() {
+    let server = Server::start_ticking(500);
+    let args = [
+        "watch",
+        "-c",
+        "20",
+        "-w",
+        "20",
+        "-t",
+        "6000",
+        "--mode",
+        "persistent",
+        "--session-timeout",
+        "1000",
+        "--threads",
+        "2",
+    ];
+    let (out, v) = loadgen(&server.addr(), &args, LIMIT);
+    assert_clean("pings", &out, &v);
+    let r = &v["runs"][0];
+    assert_eq!(r["extra"]["notifications"].as_f64(), Some(120_000.0), "{r}");
+    let secs = r["duration_s"].as_f64().unwrap();
+    assert!(
+        secs > 3.0,
+        "the run ({secs} s) must outlast the 1 s session timeout a few times"
+    );
+}
+
+/// A server SIGKILLed while one-shot watchers re-arm: the run counts the
+/// failures, ends early and exits 1.
+#[test]
+fn server_killed_during_a_watch_run_is_counted_and_ends_the_run() {
+    let args = [
+        "watch",
+        "-c",
+        "40",
+        "-w",
+        "60",
+        "-t",
+        "1000000",
+        "--threads",
+        "2",
+        "--request-timeout",
+        "3",
+    ];
+    let (stdout, v) = run_until_server_killed(&args, |port| {
+        // Every session watches (one watch per session and path), then the
+        // changes run for a second.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while total_watches(port) < 40 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    });
+    assert_eq!(v["valid"], Value::Bool(false), "{stdout}");
+    let runs = v["runs"].as_array().expect("runs");
+    let r = runs
+        .iter()
+        .find(|r| r["label"] == "watch oneshot")
+        .expect(&stdout);
+    assert!(
+        r["extra"]["notifications"].as_f64().unwrap() > 0.0,
+        "{stdout}"
+    );
+    let failures = r["errors"]["connection failures"].as_u64().unwrap_or(0);
+    assert!(failures >= 1, "{stdout}");
+    assert!(r["first_error"].is_string(), "{r}");
 }
 
 #[test]
