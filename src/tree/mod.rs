@@ -16,6 +16,7 @@
 
 pub mod acl;
 mod cursor;
+pub mod dense;
 pub mod javaorder;
 pub mod path;
 pub mod quota;
