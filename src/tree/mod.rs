@@ -2,7 +2,8 @@
 //!
 //! Why: the sequencer applies each write and publishes a new version after a
 //! batch; shards read published versions without locks. `Tree: Clone` is O(1)
-//! (imbl maps share structure), so a version costs O(changes).
+//! (its maps share structure: the node and children maps are [`dense`] maps,
+//! the small ones imbl's), so a version costs O(changes).
 //!
 //! Guarantees (ZooKeeper 3.8's `DataTree`): [`Tree::apply`] is deterministic;
 //! stats change exactly as ZooKeeper changes them (create bumps the parent's
@@ -27,6 +28,7 @@ mod stored;
 
 use crate::proto::types::{Acl, ErrorCode, EventType, NodeData, OpCode, SessionId, Stat, Zxid};
 use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
+use dense::DenseMap;
 use imbl::{OrdMap, OrdSet};
 use javaorder::Member;
 use std::sync::Arc;
@@ -98,12 +100,11 @@ pub struct Node {
 /// prefix, so path order is name order.
 ///
 /// The name's hash, the other half of a [`Member`], is computed when a
-/// listing needs it rather than stored: 24-byte entries instead of 32 put
-/// a B-tree leaf (2,104 bytes instead of 2,616) in mimalloc's 2,560-byte
-/// size class instead of the 3,072-byte one, about 16 bytes per child.
+/// listing needs it rather than stored: 24-byte entries, 31 of which fill
+/// a [`DenseMap`] leaf of 768 bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Children {
-    members: OrdMap<Arc<str>, u64>,
+    members: DenseMap<Arc<str>, u64>,
     peak: usize,
 }
 
@@ -287,9 +288,9 @@ pub struct Applied {
 /// The whole data tree. Root is keyed "/"; lookups of "" also find it, as in ZooKeeper.
 #[derive(Clone, Debug)]
 pub struct Tree {
-    /// Path -> znode. Values are `Arc`s so that copying a B-tree chunk on a
-    /// write (the price of a shared version) copies pointers, not znodes.
-    nodes: OrdMap<Arc<str>, Arc<Node>>,
+    /// Path -> znode. Values are `Arc`s so that copying a leaf on a write
+    /// (the price of a shared version) copies pointers, not znodes.
+    nodes: DenseMap<Arc<str>, Arc<Node>>,
     ephemerals: OrdMap<SessionId, SessionEphemerals>,
     containers: OrdSet<Arc<str>>,
     ttls: OrdSet<Arc<str>>,
@@ -325,7 +326,7 @@ impl Tree {
     pub fn new() -> Tree {
         let open = open_acl();
         let mut t = Tree {
-            nodes: OrdMap::new(),
+            nodes: DenseMap::new(),
             ephemerals: OrdMap::new(),
             containers: OrdSet::new(),
             ttls: OrdSet::new(),

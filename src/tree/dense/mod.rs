@@ -7,8 +7,7 @@
 //! the two maps cost about 164 of the 408 live heap bytes per znode with a
 //! million znodes under one parent, and inserting into them one by one was
 //! a quarter of a restart's snapshot load. Here a leaf is one exactly sized
-//! allocation of its entries (63 entries of 24 bytes fill mimalloc's
-//! 1,536-byte size class), an insert that fills a leaf first tops up its
+//! allocation of its entries (see [`MAX`]), an insert that fills a leaf first tops up its
 //! neighbour (so sequential inserts leave full leaves), and a map is built
 //! from sorted entries in O(n) with full leaves ([`DenseMap::from_sorted_iter`]).
 //!
@@ -36,17 +35,20 @@ use std::fmt;
 use std::ops::RangeBounds;
 use std::sync::Arc;
 
-/// Most entries in a node. 63 entries of 24 bytes (an `Arc<str>` key and
-/// an 8-byte value) plus the `Arc` counts fill a 1,536-byte size class.
-pub const MAX: usize = 63;
+/// Most entries in a node. 31 entries of 24 bytes (an `Arc<str>` key and
+/// an 8-byte value) plus the `Arc` counts fill mimalloc's 768-byte size
+/// class, and a branch's 31 entries of 40 bytes its 1,280-byte one. Not
+/// more: a write to a shared version clones every entry of each node on
+/// its path (two reference counts per entry), so a node of 63 made setData
+/// with a published version cost half as much again as imbl's half-full
+/// leaves did.
+pub const MAX: usize = 31;
 /// Fewest entries in a node other than the root.
-pub const MIN: usize = 16;
-/// Deepest possible tree (a root of 2 children, others of [`MIN`], would
-/// hold more than `usize::MAX` entries at this depth).
-const MAX_DEPTH: usize = 20;
+pub const MIN: usize = 8;
+/// Deeper than possible (a root of 2 children, the others of [`MIN`],
+/// would hold more than `usize::MAX` entries at this depth).
+const MAX_DEPTH: usize = 24;
 
-/// One node: entries in key order. A branch entry is its child's smallest
-/// key and the child.
 #[derive(Clone)]
 enum Node<K, V> {
     Leaf(Arc<[(K, V)]>),

@@ -83,19 +83,21 @@ fn inserts_in_key_order_leave_full_leaves() {
 
 #[test]
 fn sorted_build_is_full_and_equals_inserts() {
-    for n in [
-        0usize,
+    let sizes = [
+        0,
         1,
-        15,
-        16,
-        62,
-        63,
-        64,
-        70,
-        63 * 63,
-        63 * 63 + 5,
+        MIN - 1,
+        MIN,
+        MAX - 1,
+        MAX,
+        MAX + 1,
+        MAX + MIN - 1,
+        MAX + MIN,
+        MAX * MAX,
+        MAX * MAX + 5,
         100_000,
-    ] {
+    ];
+    for n in sizes {
         let built = DenseMap::from_sorted_iter((0..n).map(|i| (i, i * 2)));
         built.check();
         let inserted: DenseMap<usize, usize> = (0..n).rev().map(|i| (i, i * 2)).collect();

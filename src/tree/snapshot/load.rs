@@ -7,7 +7,9 @@
 //! parent, else a binary search of the paths read so far, which are
 //! sorted), and the maps — path -> node, and each parent's children — are
 //! built on a second thread while this one decodes: nodes and child links
-//! stream to it in chunks.
+//! stream to it in chunks. Both are built from sorted entries (nodes come
+//! in path order, and so do each parent's children among the links), full
+//! leaf after full leaf, with no search or rebuild per entry.
 //!
 //! Guarantees: the result is what inserting the nodes and adding each child
 //! to its parent one at a time gives: same maps, same stamps, each
@@ -16,9 +18,9 @@
 //! [`super::Tree::check_invariants`] to report); out-of-order, duplicate
 //! and orphan nodes are refused.
 
+use super::super::dense::{DenseMap, SortedBuilder};
 use super::super::{path, Children, Node, Tree};
 use super::SnapshotCodecError;
-use imbl::OrdMap;
 use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
@@ -43,7 +45,7 @@ struct Chunk {
     links: Vec<Link>,
 }
 
-type Nodes = OrdMap<Arc<str>, Arc<Node>>;
+type Nodes = DenseMap<Arc<str>, Arc<Node>>;
 /// The builder's result: the node map, and each parent's children by index.
 type Built = (Nodes, HashMap<usize, Children>);
 
@@ -165,19 +167,23 @@ impl NodeSink {
     }
 }
 
+/// A parent's children being built, in path order.
+type ChildrenBuilder = SortedBuilder<Arc<str>, u64>;
+
 /// The map builder's state.
 #[derive(Default)]
 struct Maps {
-    nodes: Nodes,
-    children: HashMap<usize, Children>,
+    nodes: SortedBuilder<Arc<str>, Arc<Node>>,
+    children: HashMap<usize, ChildrenBuilder>,
     /// The parent whose children are being added, out of `children`.
-    current: Option<(usize, Children)>,
+    current: Option<(usize, ChildrenBuilder)>,
 }
 
 impl Maps {
     fn add(&mut self, chunk: Chunk) {
         for (p, n) in chunk.nodes {
-            self.nodes.insert(p, n);
+            // In path order: the sink refused anything else.
+            self.nodes.push(p, n);
         }
         for Link {
             parent,
@@ -191,7 +197,7 @@ impl Maps {
                 self.current = Some((parent, c));
             }
             let (_, c) = self.current.as_mut().expect("set above");
-            c.members.insert(child, stamp);
+            c.push(child, stamp);
         }
     }
 
@@ -203,6 +209,14 @@ impl Maps {
 
     fn finish(mut self) -> Built {
         self.put_back();
-        (self.nodes, self.children)
+        let children = self
+            .children
+            .into_iter()
+            .map(|(at, c)| {
+                let members = c.finish();
+                (at, Children { members, peak: 0 })
+            })
+            .collect();
+        (self.nodes.finish(), children)
     }
 }
