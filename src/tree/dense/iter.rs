@@ -108,7 +108,7 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
                 let (b, i) = self.stack.last_mut()?;
                 if *i + 1 < b.len() {
                     *i += 1;
-                    let b: &'a [(K, Node<K, V>)] = *b;
+                    let b: &'a [(K, Node<K, V>)] = b;
                     let child = &b[*i].1;
                     self.descend(child);
                     break;
