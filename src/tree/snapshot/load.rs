@@ -2,7 +2,7 @@
 //!
 //! Why: restart-to-serving with a million znodes is mostly this (issue 6),
 //! and most of it is memory: allocating and first touching the nodes and
-//! the maps' B-tree chunks. Each znode is allocated once (`Arc<Node>`
+//! the maps' nodes. Each znode is allocated once (`Arc<Node>`
 //! straight away), its parent is found without a hash index (the previous
 //! parent, else a binary search of the paths read so far, which are
 //! sorted), and the maps — path -> node, and each parent's children — are
