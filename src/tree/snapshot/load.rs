@@ -22,7 +22,7 @@ use super::super::dense::{DenseMap, SortedBuilder};
 use super::super::{path, Children, Node, Tree};
 use super::SnapshotCodecError;
 use std::collections::HashMap;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -30,6 +30,10 @@ use std::thread::JoinHandle;
 const CHUNK_NODES: usize = 4096;
 /// Chunks queued to the map builder (bounds the memory in flight).
 const CHUNKS_QUEUED: usize = 16;
+/// Emptied chunks the builder hands back for reuse: their buffers are
+/// already paged in (growing fresh ones was a fifth of a 1M-znode load,
+/// most of it the kernel zeroing new pages).
+const CHUNKS_RECYCLED: usize = CHUNKS_QUEUED + 2;
 
 /// A child to list under the node at index `parent` (in path order).
 struct Link {
@@ -39,10 +43,18 @@ struct Link {
 }
 
 /// What the decoder hands the map builder.
-#[derive(Default)]
 struct Chunk {
     nodes: Vec<(Arc<str>, Arc<Node>)>,
     links: Vec<Link>,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            nodes: Vec::with_capacity(CHUNK_NODES),
+            links: Vec::with_capacity(CHUNK_NODES),
+        }
+    }
 }
 
 type Nodes = DenseMap<Arc<str>, Arc<Node>>;
@@ -58,6 +70,8 @@ pub(super) struct NodeSink {
     last_parent: usize,
     chunk: Chunk,
     to_builder: Option<SyncSender<Chunk>>,
+    /// Emptied chunks back from the builder.
+    recycled: Receiver<Chunk>,
     builder: Option<JoinHandle<Built>>,
 }
 
@@ -65,12 +79,15 @@ impl NodeSink {
     /// Starts the map builder thread for `count` nodes.
     pub(super) fn start(count: usize) -> NodeSink {
         let (tx, rx) = sync_channel::<Chunk>(CHUNKS_QUEUED);
+        let (back_tx, back_rx) = sync_channel::<Chunk>(CHUNKS_RECYCLED);
         let builder = std::thread::Builder::new()
             .name("snapshot-maps".into())
             .spawn(move || {
                 let mut maps = Maps::default();
-                for chunk in rx {
-                    maps.add(chunk);
+                for mut chunk in rx {
+                    maps.add(&mut chunk);
+                    // Full or gone: the sink allocates a new one instead.
+                    let _ = back_tx.try_send(chunk);
                 }
                 maps.finish()
             })
@@ -79,8 +96,9 @@ impl NodeSink {
             paths: Vec::with_capacity(count),
             peaks: Vec::new(),
             last_parent: 0,
-            chunk: Chunk::default(),
+            chunk: Chunk::new(),
             to_builder: Some(tx),
+            recycled: back_rx,
             builder: Some(builder),
         }
     }
@@ -124,8 +142,14 @@ impl NodeSink {
         Ok(())
     }
 
+    /// Hands the chunk to the builder, going on with a recycled one.
     fn send(&mut self) {
-        let chunk = std::mem::take(&mut self.chunk);
+        let next = self.recycled.try_recv().unwrap_or_else(|_| Chunk::new());
+        self.send_then(next);
+    }
+
+    fn send_then(&mut self, next: Chunk) {
+        let chunk = std::mem::replace(&mut self.chunk, next);
         let sent = self.to_builder.as_ref().map(|tx| tx.send(chunk));
         assert!(
             matches!(sent, Some(Ok(()))),
@@ -149,7 +173,10 @@ impl NodeSink {
 
     /// The path -> node map, each parent holding its children.
     pub(super) fn finish(mut self) -> Nodes {
-        self.send();
+        self.send_then(Chunk {
+            nodes: Vec::new(),
+            links: Vec::new(),
+        });
         drop(self.to_builder.take());
         let builder = self.builder.take().expect("finish runs once");
         let (mut map, mut children) = builder.join().expect("snapshot map builder panicked");
@@ -180,8 +207,9 @@ struct Maps {
 }
 
 impl Maps {
-    fn add(&mut self, chunk: Chunk) {
-        for (p, n) in chunk.nodes {
+    /// Takes the chunk's nodes and links, leaving it empty.
+    fn add(&mut self, chunk: &mut Chunk) {
+        for (p, n) in chunk.nodes.drain(..) {
             // In path order: the sink refused anything else.
             self.nodes.push(p, n);
         }
@@ -189,7 +217,7 @@ impl Maps {
             parent,
             child,
             stamp,
-        } in chunk.links
+        } in chunk.links.drain(..)
         {
             if self.current.as_ref().is_none_or(|(at, _)| *at != parent) {
                 self.put_back();
