@@ -20,6 +20,7 @@ mod cursor;
 pub mod dense;
 pub mod javaorder;
 pub mod path;
+mod path_key;
 pub mod quota;
 pub mod read;
 pub mod snapshot;
@@ -31,6 +32,7 @@ use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
 use dense::DenseMap;
 use imbl::{OrdMap, OrdSet};
 use javaorder::Member;
+pub use path_key::PathKey;
 use std::sync::Arc;
 pub use stored::{Data, StoredStat};
 
@@ -100,11 +102,11 @@ pub struct Node {
 /// prefix, so path order is name order.
 ///
 /// The name's hash, the other half of a [`Member`], is computed when a
-/// listing needs it rather than stored: 24-byte entries, 31 of which fill
-/// a [`DenseMap`] leaf of 768 bytes.
+/// listing needs it rather than stored: 16-byte entries (a thin [`PathKey`]
+/// and the stamp), 31 of which fill a [`DenseMap`] leaf of 512 bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Children {
-    members: DenseMap<Arc<str>, u64>,
+    members: DenseMap<PathKey, u64>,
     peak: usize,
 }
 
@@ -188,7 +190,7 @@ impl Node {
     }
 
     /// Adds the child at full path `child` with insertion stamp `seq`.
-    fn add_child(&mut self, child: Arc<str>, seq: u64) {
+    fn add_child(&mut self, child: PathKey, seq: u64) {
         let c = Arc::make_mut(self.children.get_or_insert_with(Default::default));
         c.members.insert(child, seq);
         c.peak = c.peak.max(c.members.len());
@@ -246,7 +248,7 @@ impl Node {
 /// A session's ephemerals, with what Java's HashSet order needs.
 #[derive(Clone, Debug, Default)]
 struct SessionEphemerals {
-    paths: OrdMap<Arc<str>, Member>,
+    paths: OrdMap<PathKey, Member>,
     peak: usize,
 }
 
@@ -290,10 +292,10 @@ pub struct Applied {
 pub struct Tree {
     /// Path -> znode. Values are `Arc`s so that copying a leaf on a write
     /// (the price of a shared version) copies pointers, not znodes.
-    nodes: DenseMap<Arc<str>, Arc<Node>>,
+    nodes: DenseMap<PathKey, Arc<Node>>,
     ephemerals: OrdMap<SessionId, SessionEphemerals>,
-    containers: OrdSet<Arc<str>>,
-    ttls: OrdSet<Arc<str>>,
+    containers: OrdSet<PathKey>,
+    ttls: OrdSet<PathKey>,
     /// Live sessions and their negotiated timeouts, as of `last_zxid`: what
     /// a snapshot must carry so sessions (and their ephemerals) survive a
     /// restart, as in ZooKeeper.
@@ -346,15 +348,15 @@ impl Tree {
                 NodeKind::Persistent,
             )
         };
-        t.insert_node(Arc::from("/"), empty());
-        t.insert_node(Arc::from("/zookeeper"), empty());
+        t.insert_node(PathKey::from("/"), empty());
+        t.insert_node(PathKey::from("/zookeeper"), empty());
         t.add_child("/", "/zookeeper");
-        t.insert_node(Arc::from("/zookeeper/quota"), empty());
+        t.insert_node(PathKey::from("/zookeeper/quota"), empty());
         t.add_child("/zookeeper", "/zookeeper/quota");
         let mut config = empty();
         config.acl = Arc::new(Acl::read_unsafe());
         config.stat.aversion = -1;
-        t.insert_node(Arc::from("/zookeeper/config"), config);
+        t.insert_node(PathKey::from("/zookeeper/config"), config);
         t.add_child("/zookeeper", "/zookeeper/config");
         // DataTree counts the root twice (under "" and "/"): 0 + 1 bytes of key.
         debug_assert_eq!(t.data_size, 44);
@@ -447,7 +449,7 @@ impl Tree {
         self.ephemerals
             .iter()
             .map(|(s, e)| {
-                let mut items: Vec<(&Arc<str>, Member)> =
+                let mut items: Vec<(&PathKey, Member)> =
                     e.paths.iter().map(|(p, m)| (p, *m)).collect();
                 javaorder::order(
                     &mut items,
@@ -465,7 +467,7 @@ impl Tree {
         let Some(e) = self.ephemerals.get(&session) else {
             return Vec::new();
         };
-        let mut items: Vec<(&Arc<str>, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
+        let mut items: Vec<(&PathKey, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
         javaorder::order_of_clone(
             &mut items,
             javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
@@ -607,7 +609,7 @@ impl Tree {
         Outcome::Multi(results)
     }
 
-    fn insert_node(&mut self, path: Arc<str>, node: Node) {
+    fn insert_node(&mut self, path: PathKey, node: Node) {
         self.data_size += path::java_len(&path) + node.data_len() as u64;
         let old = self.nodes.insert(path, Arc::new(node));
         assert!(old.is_none(), "insert_node over an existing node");
@@ -658,7 +660,7 @@ impl Tree {
             ..Stat::default()
         };
         let acl = self.intern_acl(&c.acl);
-        let path: Arc<str> = Arc::from(c.path.as_str());
+        let path: PathKey = PathKey::from(c.path.as_str());
         let node = Node::new(Data::copy_of(&c.data), acl.clone(), stat, kind);
         let out_stat = node.client_stat();
         let seq = self.take_seq();
@@ -695,7 +697,7 @@ impl Tree {
         })
     }
 
-    fn track_kind(&mut self, path: &Arc<str>, kind: NodeKind) {
+    fn track_kind(&mut self, path: &PathKey, kind: NodeKind) {
         match kind {
             NodeKind::Persistent => {}
             NodeKind::Container => {

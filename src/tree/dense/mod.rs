@@ -18,7 +18,7 @@
 //! node but the root at least [`MIN`] (removals merge or rebalance
 //! neighbours), so the node count is bounded by the entry count however the
 //! map got there. Every branch entry's key is its child's smallest key.
-//! Lookups take `Borrow`ed keys (`Arc<str>` keys by `&str`).
+//! Lookups take `Borrow`ed keys (path keys by `&str`).
 //! [`DenseMap::check`] asserts all this (in release builds too).
 
 mod build;
@@ -35,9 +35,10 @@ use std::fmt;
 use std::ops::RangeBounds;
 use std::sync::Arc;
 
-/// Most entries in a node. 31 entries of 24 bytes (an `Arc<str>` key and
-/// an 8-byte value) plus the `Arc` counts fill mimalloc's 768-byte size
-/// class, and a branch's 31 entries of 40 bytes its 1,280-byte one. Not
+/// Most entries in a node. 31 entries of 16 bytes (a thin
+/// [`super::PathKey`] and an 8-byte value) plus the `Arc` counts fill
+/// mimalloc's 512-byte size class exactly, and a branch's 31 entries of 32
+/// bytes its 1,024-byte one. Not
 /// more: a write to a shared version clones every entry of each node on
 /// its path (two reference counts per entry), so a node of 63 made setData
 /// with a published version cost half as much again as imbl's half-full
@@ -183,7 +184,7 @@ impl<K: Ord, V> DenseMap<K, V> {
     }
 
     /// Entries whose keys are in `range`, in key order. (Type parameters
-    /// in imbl's order: `range::<_, str>(..)` on `Arc<str>` keys.)
+    /// in imbl's order: `range::<_, str>(..)` on path keys.)
     pub fn range<R, Q>(&self, range: R) -> Range<'_, K, V, R, Q>
     where
         R: RangeBounds<Q>,

@@ -19,7 +19,7 @@
 //! and orphan nodes are refused.
 
 use super::super::dense::{DenseMap, SortedBuilder};
-use super::super::{path, Children, Node, Tree};
+use super::super::{path, Children, Node, PathKey, Tree};
 use super::SnapshotCodecError;
 use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -38,13 +38,13 @@ const CHUNKS_RECYCLED: usize = CHUNKS_QUEUED + 2;
 /// A child to list under the node at index `parent` (in path order).
 struct Link {
     parent: usize,
-    child: Arc<str>,
+    child: PathKey,
     stamp: u64,
 }
 
 /// What the decoder hands the map builder.
 struct Chunk {
-    nodes: Vec<(Arc<str>, Arc<Node>)>,
+    nodes: Vec<(PathKey, Arc<Node>)>,
     links: Vec<Link>,
 }
 
@@ -57,14 +57,14 @@ impl Chunk {
     }
 }
 
-type Nodes = DenseMap<Arc<str>, Arc<Node>>;
+type Nodes = DenseMap<PathKey, Arc<Node>>;
 /// The builder's result: the node map, and each parent's children by index.
 type Built = (Nodes, HashMap<usize, Children>);
 
 /// Collects nodes in path order and streams them to the map builder.
 pub(super) struct NodeSink {
     /// Every path pushed, in order: finds parents, names them at the end.
-    paths: Vec<Arc<str>>,
+    paths: Vec<PathKey>,
     /// Stored children peaks that are not 0, by node index.
     peaks: Vec<(usize, usize)>,
     last_parent: usize,
@@ -107,7 +107,7 @@ impl NodeSink {
     /// children, `peak` the most children it ever had.
     pub(super) fn push(
         &mut self,
-        p: Arc<str>,
+        p: PathKey,
         node: Node,
         stamp: u64,
         peak: usize,
@@ -195,12 +195,12 @@ impl NodeSink {
 }
 
 /// A parent's children being built, in path order.
-type ChildrenBuilder = SortedBuilder<Arc<str>, u64>;
+type ChildrenBuilder = SortedBuilder<PathKey, u64>;
 
 /// The map builder's state.
 #[derive(Default)]
 struct Maps {
-    nodes: SortedBuilder<Arc<str>, Arc<Node>>,
+    nodes: SortedBuilder<PathKey, Arc<Node>>,
     children: HashMap<usize, ChildrenBuilder>,
     /// The parent whose children are being added, out of `children`.
     current: Option<(usize, ChildrenBuilder)>,
