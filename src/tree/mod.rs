@@ -891,6 +891,14 @@ impl Tree {
     /// Checks the structural invariants (tests and debug builds call this).
     /// Returns a description of the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
+        // The maps' own structure (asserted), in every unit test that checks a tree.
+        #[cfg(test)]
+        {
+            self.nodes.check();
+            for c in self.nodes.values().filter_map(|n| n.children.as_ref()) {
+                c.members.check();
+            }
+        }
         let mut eph = 0usize;
         let mut listed = 0usize;
         let mut size = 0u64;
