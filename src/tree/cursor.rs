@@ -11,11 +11,10 @@
 //! in any visiting order; in path order it costs O(1) amortised per node
 //! whose previous node was a sibling.
 
-use super::{javaorder::Member, member_of, path, Node, Tree};
+use super::{javaorder::Member, member_of, path, Node, PathKey, Tree};
 use std::ops::Bound;
-use std::sync::Arc;
 
-type Members<'t> = Box<dyn Iterator<Item = (&'t Arc<str>, &'t u64)> + 't>;
+type Members<'t> = Box<dyn Iterator<Item = (&'t PathKey, &'t u64)> + 't>;
 
 #[derive(Default)]
 pub(super) struct ChildCursor<'t> {
@@ -71,10 +70,10 @@ mod tests {
                 .map(|(pa, _)| Tree::key(pa).to_string())
                 .unwrap();
             let node = t.node("/zookeeper/config").unwrap().clone();
-            t.insert_node(Arc::from(p), node);
+            t.insert_node(PathKey::from(p), node);
             t.add_child(&parent, p);
         }
-        let paths: Vec<Arc<str>> = t.nodes.keys().cloned().collect();
+        let paths: Vec<PathKey> = t.nodes.keys().cloned().collect();
         let lookup = |p: &str| {
             let (parent, _) = path::split_last(p).filter(|_| p != "/")?;
             let pn = t.node(parent)?;

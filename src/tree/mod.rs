@@ -2,7 +2,8 @@
 //!
 //! Why: the sequencer applies each write and publishes a new version after a
 //! batch; shards read published versions without locks. `Tree: Clone` is O(1)
-//! (imbl maps share structure), so a version costs O(changes).
+//! (its maps share structure: the node and children maps are [`dense`] maps,
+//! the small ones imbl's), so a version costs O(changes).
 //!
 //! Guarantees (ZooKeeper 3.8's `DataTree`): [`Tree::apply`] is deterministic;
 //! stats change exactly as ZooKeeper changes them (create bumps the parent's
@@ -16,8 +17,10 @@
 
 pub mod acl;
 mod cursor;
+pub mod dense;
 pub mod javaorder;
 pub mod path;
+mod path_key;
 pub mod quota;
 pub mod read;
 pub mod snapshot;
@@ -26,8 +29,10 @@ mod stored;
 
 use crate::proto::types::{Acl, ErrorCode, EventType, NodeData, OpCode, SessionId, Stat, Zxid};
 use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
+use dense::DenseMap;
 use imbl::{OrdMap, OrdSet};
 use javaorder::Member;
+pub use path_key::PathKey;
 use std::sync::Arc;
 pub use stored::{Data, StoredStat};
 
@@ -97,12 +102,11 @@ pub struct Node {
 /// prefix, so path order is name order.
 ///
 /// The name's hash, the other half of a [`Member`], is computed when a
-/// listing needs it rather than stored: 24-byte entries instead of 32 put
-/// a B-tree leaf (2,104 bytes instead of 2,616) in mimalloc's 2,560-byte
-/// size class instead of the 3,072-byte one, about 16 bytes per child.
+/// listing needs it rather than stored: 16-byte entries (a thin [`PathKey`]
+/// and the stamp), 31 of which fill a [`DenseMap`] leaf of 512 bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Children {
-    members: OrdMap<Arc<str>, u64>,
+    members: DenseMap<PathKey, u64>,
     peak: usize,
 }
 
@@ -186,7 +190,7 @@ impl Node {
     }
 
     /// Adds the child at full path `child` with insertion stamp `seq`.
-    fn add_child(&mut self, child: Arc<str>, seq: u64) {
+    fn add_child(&mut self, child: PathKey, seq: u64) {
         let c = Arc::make_mut(self.children.get_or_insert_with(Default::default));
         c.members.insert(child, seq);
         c.peak = c.peak.max(c.members.len());
@@ -244,7 +248,7 @@ impl Node {
 /// A session's ephemerals, with what Java's HashSet order needs.
 #[derive(Clone, Debug, Default)]
 struct SessionEphemerals {
-    paths: OrdMap<Arc<str>, Member>,
+    paths: OrdMap<PathKey, Member>,
     peak: usize,
 }
 
@@ -286,12 +290,12 @@ pub struct Applied {
 /// The whole data tree. Root is keyed "/"; lookups of "" also find it, as in ZooKeeper.
 #[derive(Clone, Debug)]
 pub struct Tree {
-    /// Path -> znode. Values are `Arc`s so that copying a B-tree chunk on a
-    /// write (the price of a shared version) copies pointers, not znodes.
-    nodes: OrdMap<Arc<str>, Arc<Node>>,
+    /// Path -> znode. Values are `Arc`s so that copying a leaf on a write
+    /// (the price of a shared version) copies pointers, not znodes.
+    nodes: DenseMap<PathKey, Arc<Node>>,
     ephemerals: OrdMap<SessionId, SessionEphemerals>,
-    containers: OrdSet<Arc<str>>,
-    ttls: OrdSet<Arc<str>>,
+    containers: OrdSet<PathKey>,
+    ttls: OrdSet<PathKey>,
     /// Live sessions and their negotiated timeouts, as of `last_zxid`: what
     /// a snapshot must carry so sessions (and their ephemerals) survive a
     /// restart, as in ZooKeeper.
@@ -324,7 +328,7 @@ impl Tree {
     pub fn new() -> Tree {
         let open = open_acl();
         let mut t = Tree {
-            nodes: OrdMap::new(),
+            nodes: DenseMap::new(),
             ephemerals: OrdMap::new(),
             containers: OrdSet::new(),
             ttls: OrdSet::new(),
@@ -344,15 +348,15 @@ impl Tree {
                 NodeKind::Persistent,
             )
         };
-        t.insert_node(Arc::from("/"), empty());
-        t.insert_node(Arc::from("/zookeeper"), empty());
+        t.insert_node(PathKey::from("/"), empty());
+        t.insert_node(PathKey::from("/zookeeper"), empty());
         t.add_child("/", "/zookeeper");
-        t.insert_node(Arc::from("/zookeeper/quota"), empty());
+        t.insert_node(PathKey::from("/zookeeper/quota"), empty());
         t.add_child("/zookeeper", "/zookeeper/quota");
         let mut config = empty();
         config.acl = Arc::new(Acl::read_unsafe());
         config.stat.aversion = -1;
-        t.insert_node(Arc::from("/zookeeper/config"), config);
+        t.insert_node(PathKey::from("/zookeeper/config"), config);
         t.add_child("/zookeeper", "/zookeeper/config");
         // DataTree counts the root twice (under "" and "/"): 0 + 1 bytes of key.
         debug_assert_eq!(t.data_size, 44);
@@ -445,7 +449,7 @@ impl Tree {
         self.ephemerals
             .iter()
             .map(|(s, e)| {
-                let mut items: Vec<(&Arc<str>, Member)> =
+                let mut items: Vec<(&PathKey, Member)> =
                     e.paths.iter().map(|(p, m)| (p, *m)).collect();
                 javaorder::order(
                     &mut items,
@@ -463,7 +467,7 @@ impl Tree {
         let Some(e) = self.ephemerals.get(&session) else {
             return Vec::new();
         };
-        let mut items: Vec<(&Arc<str>, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
+        let mut items: Vec<(&PathKey, Member)> = e.paths.iter().map(|(p, m)| (p, *m)).collect();
         javaorder::order_of_clone(
             &mut items,
             javaorder::capacity_after(EPHEMERALS_INITIAL_CAP, e.peak),
@@ -605,7 +609,7 @@ impl Tree {
         Outcome::Multi(results)
     }
 
-    fn insert_node(&mut self, path: Arc<str>, node: Node) {
+    fn insert_node(&mut self, path: PathKey, node: Node) {
         self.data_size += path::java_len(&path) + node.data_len() as u64;
         let old = self.nodes.insert(path, Arc::new(node));
         assert!(old.is_none(), "insert_node over an existing node");
@@ -656,7 +660,7 @@ impl Tree {
             ..Stat::default()
         };
         let acl = self.intern_acl(&c.acl);
-        let path: Arc<str> = Arc::from(c.path.as_str());
+        let path: PathKey = PathKey::from(c.path.as_str());
         let node = Node::new(Data::copy_of(&c.data), acl.clone(), stat, kind);
         let out_stat = node.client_stat();
         let seq = self.take_seq();
@@ -693,7 +697,7 @@ impl Tree {
         })
     }
 
-    fn track_kind(&mut self, path: &Arc<str>, kind: NodeKind) {
+    fn track_kind(&mut self, path: &PathKey, kind: NodeKind) {
         match kind {
             NodeKind::Persistent => {}
             NodeKind::Container => {
@@ -887,6 +891,14 @@ impl Tree {
     /// Checks the structural invariants (tests and debug builds call this).
     /// Returns a description of the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
+        // The maps' own structure (asserted), in every unit test that checks a tree.
+        #[cfg(test)]
+        {
+            self.nodes.check();
+            for c in self.nodes.values().filter_map(|n| n.children.as_ref()) {
+                c.members.check();
+            }
+        }
         let mut eph = 0usize;
         let mut listed = 0usize;
         let mut size = 0u64;

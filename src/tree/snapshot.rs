@@ -19,7 +19,7 @@
 //! [`crate::txn::codec::decode_txn`].
 
 use super::cursor::ChildCursor;
-use super::{javaorder::Member, path, Node, NodeKind, SessionEphemerals, Tree};
+use super::{javaorder::Member, path, Node, NodeKind, PathKey, SessionEphemerals, Tree};
 use crate::proto::jute::{DecodeError, Reader};
 use crate::proto::types::{SessionId, Stat};
 use crate::txn::codec::{put_acls, put_len, put_str, read_acls, read_count, read_data};
@@ -170,7 +170,7 @@ pub fn decode_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
     let count = read_count(&mut r, MIN_NODE)?;
     let mut sink = load::NodeSink::start(count);
     for _ in 0..count {
-        let p: Arc<str> = Arc::from(r.read_str()?);
+        let p: PathKey = PathKey::from(r.read_str()?);
         let data = read_data(&mut r)?;
         let acl = acls.read(&mut r)?;
         let stat = crate::proto::records::read_stat(&mut r)?;
@@ -206,7 +206,7 @@ pub fn decode_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
         let peak = read_usize(&mut r)?;
         let mut paths = OrdMap::new();
         for _ in 0..read_count(&mut r, 12)? {
-            let p: Arc<str> = Arc::from(r.read_str()?);
+            let p: PathKey = PathKey::from(r.read_str()?);
             let m = Member::new(&p, r.read_i64()? as u64);
             paths.insert(p, m);
         }

@@ -2,12 +2,14 @@
 //!
 //! Why: restart-to-serving with a million znodes is mostly this (issue 6),
 //! and most of it is memory: allocating and first touching the nodes and
-//! the maps' B-tree chunks. Each znode is allocated once (`Arc<Node>`
+//! the maps' nodes. Each znode is allocated once (`Arc<Node>`
 //! straight away), its parent is found without a hash index (the previous
 //! parent, else a binary search of the paths read so far, which are
 //! sorted), and the maps — path -> node, and each parent's children — are
 //! built on a second thread while this one decodes: nodes and child links
-//! stream to it in chunks.
+//! stream to it in chunks. Both are built from sorted entries (nodes come
+//! in path order, and so do each parent's children among the links), full
+//! leaf after full leaf, with no search or rebuild per entry.
 //!
 //! Guarantees: the result is what inserting the nodes and adding each child
 //! to its parent one at a time gives: same maps, same stamps, each
@@ -16,11 +18,11 @@
 //! [`super::Tree::check_invariants`] to report); out-of-order, duplicate
 //! and orphan nodes are refused.
 
-use super::super::{path, Children, Node, Tree};
+use super::super::dense::{DenseMap, SortedBuilder};
+use super::super::{path, Children, Node, PathKey, Tree};
 use super::SnapshotCodecError;
-use imbl::OrdMap;
 use std::collections::HashMap;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -28,34 +30,48 @@ use std::thread::JoinHandle;
 const CHUNK_NODES: usize = 4096;
 /// Chunks queued to the map builder (bounds the memory in flight).
 const CHUNKS_QUEUED: usize = 16;
+/// Emptied chunks the builder hands back for reuse: their buffers are
+/// already paged in (growing fresh ones was a fifth of a 1M-znode load,
+/// most of it the kernel zeroing new pages).
+const CHUNKS_RECYCLED: usize = CHUNKS_QUEUED + 2;
 
 /// A child to list under the node at index `parent` (in path order).
 struct Link {
     parent: usize,
-    child: Arc<str>,
+    child: PathKey,
     stamp: u64,
 }
 
 /// What the decoder hands the map builder.
-#[derive(Default)]
 struct Chunk {
-    nodes: Vec<(Arc<str>, Arc<Node>)>,
+    nodes: Vec<(PathKey, Arc<Node>)>,
     links: Vec<Link>,
 }
 
-type Nodes = OrdMap<Arc<str>, Arc<Node>>;
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            nodes: Vec::with_capacity(CHUNK_NODES),
+            links: Vec::with_capacity(CHUNK_NODES),
+        }
+    }
+}
+
+type Nodes = DenseMap<PathKey, Arc<Node>>;
 /// The builder's result: the node map, and each parent's children by index.
 type Built = (Nodes, HashMap<usize, Children>);
 
 /// Collects nodes in path order and streams them to the map builder.
 pub(super) struct NodeSink {
     /// Every path pushed, in order: finds parents, names them at the end.
-    paths: Vec<Arc<str>>,
+    paths: Vec<PathKey>,
     /// Stored children peaks that are not 0, by node index.
     peaks: Vec<(usize, usize)>,
     last_parent: usize,
     chunk: Chunk,
     to_builder: Option<SyncSender<Chunk>>,
+    /// Emptied chunks back from the builder.
+    recycled: Receiver<Chunk>,
     builder: Option<JoinHandle<Built>>,
 }
 
@@ -63,12 +79,15 @@ impl NodeSink {
     /// Starts the map builder thread for `count` nodes.
     pub(super) fn start(count: usize) -> NodeSink {
         let (tx, rx) = sync_channel::<Chunk>(CHUNKS_QUEUED);
+        let (back_tx, back_rx) = sync_channel::<Chunk>(CHUNKS_RECYCLED);
         let builder = std::thread::Builder::new()
             .name("snapshot-maps".into())
             .spawn(move || {
                 let mut maps = Maps::default();
-                for chunk in rx {
-                    maps.add(chunk);
+                for mut chunk in rx {
+                    maps.add(&mut chunk);
+                    // Full or gone: the sink allocates a new one instead.
+                    let _ = back_tx.try_send(chunk);
                 }
                 maps.finish()
             })
@@ -77,8 +96,9 @@ impl NodeSink {
             paths: Vec::with_capacity(count),
             peaks: Vec::new(),
             last_parent: 0,
-            chunk: Chunk::default(),
+            chunk: Chunk::new(),
             to_builder: Some(tx),
+            recycled: back_rx,
             builder: Some(builder),
         }
     }
@@ -87,7 +107,7 @@ impl NodeSink {
     /// children, `peak` the most children it ever had.
     pub(super) fn push(
         &mut self,
-        p: Arc<str>,
+        p: PathKey,
         node: Node,
         stamp: u64,
         peak: usize,
@@ -122,8 +142,14 @@ impl NodeSink {
         Ok(())
     }
 
+    /// Hands the chunk to the builder, going on with a recycled one.
     fn send(&mut self) {
-        let chunk = std::mem::take(&mut self.chunk);
+        let next = self.recycled.try_recv().unwrap_or_else(|_| Chunk::new());
+        self.send_then(next);
+    }
+
+    fn send_then(&mut self, next: Chunk) {
+        let chunk = std::mem::replace(&mut self.chunk, next);
         let sent = self.to_builder.as_ref().map(|tx| tx.send(chunk));
         assert!(
             matches!(sent, Some(Ok(()))),
@@ -147,7 +173,10 @@ impl NodeSink {
 
     /// The path -> node map, each parent holding its children.
     pub(super) fn finish(mut self) -> Nodes {
-        self.send();
+        self.send_then(Chunk {
+            nodes: Vec::new(),
+            links: Vec::new(),
+        });
         drop(self.to_builder.take());
         let builder = self.builder.take().expect("finish runs once");
         let (mut map, mut children) = builder.join().expect("snapshot map builder panicked");
@@ -165,25 +194,30 @@ impl NodeSink {
     }
 }
 
+/// A parent's children being built, in path order.
+type ChildrenBuilder = SortedBuilder<PathKey, u64>;
+
 /// The map builder's state.
 #[derive(Default)]
 struct Maps {
-    nodes: Nodes,
-    children: HashMap<usize, Children>,
+    nodes: SortedBuilder<PathKey, Arc<Node>>,
+    children: HashMap<usize, ChildrenBuilder>,
     /// The parent whose children are being added, out of `children`.
-    current: Option<(usize, Children)>,
+    current: Option<(usize, ChildrenBuilder)>,
 }
 
 impl Maps {
-    fn add(&mut self, chunk: Chunk) {
-        for (p, n) in chunk.nodes {
-            self.nodes.insert(p, n);
+    /// Takes the chunk's nodes and links, leaving it empty.
+    fn add(&mut self, chunk: &mut Chunk) {
+        for (p, n) in chunk.nodes.drain(..) {
+            // In path order: the sink refused anything else.
+            self.nodes.push(p, n);
         }
         for Link {
             parent,
             child,
             stamp,
-        } in chunk.links
+        } in chunk.links.drain(..)
         {
             if self.current.as_ref().is_none_or(|(at, _)| *at != parent) {
                 self.put_back();
@@ -191,7 +225,7 @@ impl Maps {
                 self.current = Some((parent, c));
             }
             let (_, c) = self.current.as_mut().expect("set above");
-            c.members.insert(child, stamp);
+            c.push(child, stamp);
         }
     }
 
@@ -203,6 +237,14 @@ impl Maps {
 
     fn finish(mut self) -> Built {
         self.put_back();
-        (self.nodes, self.children)
+        let children = self
+            .children
+            .into_iter()
+            .map(|(at, c)| {
+                let members = c.finish();
+                (at, Children { members, peak: 0 })
+            })
+            .collect();
+        (self.nodes.finish(), children)
     }
 }

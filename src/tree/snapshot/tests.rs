@@ -374,7 +374,7 @@ fn check_invariants_finds_an_unlisted_node() {
     let mut t = round_trip(&Tree::new());
     t.check_invariants().unwrap();
     let leaf = t.nodes.get("/zookeeper/config").unwrap().clone();
-    t.nodes.insert(Arc::from("/lost"), leaf);
+    t.nodes.insert(PathKey::from("/lost"), leaf);
     let err = t.check_invariants().unwrap_err();
     assert!(err.contains("not listed"), "{err}");
 }
