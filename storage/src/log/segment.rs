@@ -234,9 +234,15 @@ mod tests {
         let pages = resident(&segment.map);
         let front = segment.pos() + MIB;
         let ahead = &pages[segment.pos() / PAGE..front / PAGE];
+        // The file was cold, so without the prefault none of these would be
+        // resident. The host may reclaim a few clean pages between the
+        // prefault and this look (seen once in a full parallel test run on
+        // a machine under page-cache reclaim), so most, not all, must be.
+        let resident_ahead = ahead.iter().filter(|&&r| r).count();
         assert!(
-            ahead.iter().all(|&r| r),
-            "every page up to one window ahead is resident"
+            resident_ahead * 10 >= ahead.len() * 9,
+            "pages up to one window ahead are resident: {resident_ahead} of {}",
+            ahead.len()
         );
         let far = &pages[24 * MIB / PAGE..];
         assert!(
