@@ -58,6 +58,9 @@ pub enum SnapshotCodecError {
     NoRoot,
     #[error("inconsistent snapshot: {0}")]
     Invariant(String),
+    /// Not the snapshot's fault: the loader's second thread could not start.
+    #[error("cannot start the snapshot map builder thread: {0}")]
+    Thread(String),
 }
 
 /// Flush the staging buffer to the writer past this size.
@@ -168,7 +171,8 @@ pub fn decode_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
     let mut data_size = 0u64;
     let mut ephemeral_count = 0usize;
     let count = read_count(&mut r, MIN_NODE)?;
-    let mut sink = load::NodeSink::start(count);
+    let mut sink =
+        load::NodeSink::start(count).map_err(|e| SnapshotCodecError::Thread(e.to_string()))?;
     for _ in 0..count {
         let p: PathKey = PathKey::from(r.read_str()?);
         let data = read_data(&mut r)?;

@@ -76,8 +76,9 @@ pub(super) struct NodeSink {
 }
 
 impl NodeSink {
-    /// Starts the map builder thread for `count` nodes.
-    pub(super) fn start(count: usize) -> NodeSink {
+    /// Starts the map builder thread for `count` nodes; fails only if the
+    /// system refuses the thread.
+    pub(super) fn start(count: usize) -> std::io::Result<NodeSink> {
         let (tx, rx) = sync_channel::<Chunk>(CHUNKS_QUEUED);
         let (back_tx, back_rx) = sync_channel::<Chunk>(CHUNKS_RECYCLED);
         let builder = std::thread::Builder::new()
@@ -90,9 +91,8 @@ impl NodeSink {
                     let _ = back_tx.try_send(chunk);
                 }
                 maps.finish()
-            })
-            .expect("spawn the snapshot map builder thread");
-        NodeSink {
+            })?;
+        Ok(NodeSink {
             paths: Vec::with_capacity(count),
             peaks: Vec::new(),
             last_parent: 0,
@@ -100,7 +100,7 @@ impl NodeSink {
             to_builder: Some(tx),
             recycled: back_rx,
             builder: Some(builder),
-        }
+        })
     }
 
     /// Adds the next node; `stamp` is its insertion stamp in its parent's
