@@ -17,6 +17,7 @@
 //!   header, is a protocol error (the session is dropped), never a panic.
 
 use crate::conn::ConnError;
+use warden::proto::frame::peek_len;
 use warden::proto::types::xid;
 
 /// Bytes of a reply header: xid (i32), zxid (i64), err (i32).
@@ -96,16 +97,7 @@ impl Reassembly {
 
 /// The length in the first four bytes of `buf`, if there are four.
 fn frame_len(buf: &[u8], max: usize) -> Result<Option<usize>, ConnError> {
-    let Some(prefix) = buf.first_chunk::<4>() else {
-        return Ok(None);
-    };
-    let raw = i32::from_be_bytes(*prefix);
-    match usize::try_from(raw) {
-        Ok(len) if len <= max => Ok(Some(len)),
-        _ => Err(ConnError::Protocol(format!(
-            "reply frame length {raw} (at most {max})"
-        ))),
-    }
+    peek_len(buf, max).map_err(|e| ConnError::Protocol(format!("reply frame: {e}")))
 }
 
 fn i32_at(body: &[u8], at: usize) -> i32 {
@@ -240,7 +232,11 @@ mod tests {
         ];
         for (name, stream, cuts) in cases {
             let e = split(&stream, &cuts).unwrap_err();
-            assert!(e.contains("reply frame length"), "{name}: {e}");
+            assert!(
+                e.contains("reply frame: negative length")
+                    || e.contains("reply frame: frame length 1048577 exceeds the maximum 1048576"),
+                "{name}: {e}"
+            );
         }
     }
 

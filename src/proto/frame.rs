@@ -33,8 +33,10 @@ pub fn next_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Bytes>, D
     Ok(Some(buf.split_to(len).freeze()))
 }
 
-/// The length in the first four bytes of `buf`, if there are four.
-fn peek_len(buf: &[u8], max_len: usize) -> Result<Option<usize>, DecodeError> {
+/// The frame length announced in the first four bytes of `buf`, if there
+/// are four (nothing is consumed); a negative or oversized one is an error.
+/// For readers that split frames in place in a slice of their own.
+pub fn peek_len(buf: &[u8], max_len: usize) -> Result<Option<usize>, DecodeError> {
     let Some(prefix) = buf.get(..4) else {
         return Ok(None);
     };
