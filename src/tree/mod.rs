@@ -19,6 +19,7 @@ pub mod acl;
 mod cursor;
 pub mod dense;
 pub mod javaorder;
+mod node;
 pub mod path;
 mod path_key;
 pub mod quota;
@@ -32,9 +33,10 @@ use crate::txn::{CreateKind, CreateTxn, Txn, TxnHeader, TxnRecord};
 use dense::DenseMap;
 use imbl::{OrdMap, OrdSet};
 use javaorder::Member;
+pub use node::Node;
 pub use path_key::PathKey;
 use std::sync::Arc;
-pub use stored::{Data, StoredStat};
+pub use stored::StoredStat;
 
 /// A node's ACL, shared by every node that carries the same one. A thin
 /// pointer (8 bytes, not the 16 of `Arc<[Acl]>`): it keeps [`Node`] at
@@ -78,18 +80,17 @@ impl NodeKind {
     }
 }
 
-/// One znode. Its Stat's `dataLength` and `numChildren` follow from the
-/// data and the children set ([`Node::stat`]).
+/// A znode's metadata: everything but its data, which [`Node`] keeps
+/// inline in the same allocation. Its Stat's `dataLength` and
+/// `numChildren` follow from the data and the children set ([`Node::stat`]).
 ///
-/// Compact on purpose (issue 6): the tree holds each znode once behind an
-/// `Arc`, its path (the tree's key) is one allocation shared with the
-/// parent's children set, a znode that never had a child holds no
-/// children map at all, and the Stat, kind and data are kept without
-/// repetition (see [`stored`]): 96 bytes plus the data's allocation.
+/// Compact on purpose (issue 6): the tree holds each znode once (one
+/// [`Node`] allocation), its path (the tree's key) is one allocation shared
+/// with the parent's children set, a znode that never had a child holds no
+/// children map at all, and the Stat and kind are kept without repetition
+/// (see [`stored`]): 80 bytes.
 #[derive(Clone, Debug)]
-pub struct Node {
-    /// As the client sent it: null stays null (`get` answers length -1).
-    data: Data,
+pub struct NodeMeta {
     pub acl: Acls,
     pub stat: StoredStat,
     /// `None` until the first child is added.
@@ -121,42 +122,23 @@ fn name_of(path: &str) -> &str {
 }
 
 impl Node {
-    fn new(data: Data, acl: Acls, stat: Stat, kind: NodeKind) -> Node {
-        Node {
-            data,
-            acl,
-            stat: StoredStat::new(&stat, kind),
-            children: None,
-        }
+    fn new(data: Option<&[u8]>, acl: Acls, stat: Stat, kind: NodeKind) -> Node {
+        Node::with_data(NodeMeta::new(acl, &stat, kind), data)
     }
 
     /// A node read back from a snapshot: `stat`'s stored fields and `kind`
     /// (its derived counts come from the data and, later, the children).
-    pub(super) fn restored(data: NodeData, acl: Acls, stat: &Stat, kind: NodeKind) -> Node {
-        Node::new(Data::take(data), acl, *stat, kind)
-    }
-
-    pub fn kind(&self) -> NodeKind {
-        self.stat.kind()
-    }
-
-    /// The data, `None` when null.
-    pub fn data(&self) -> Option<&[u8]> {
-        self.data.as_bytes()
-    }
-
-    /// Data length in bytes (0 for null, as `DataNode.copyStat` reports it).
-    pub fn data_len(&self) -> usize {
-        self.data.len()
-    }
-
-    pub fn data_is_null(&self) -> bool {
-        self.data.is_null()
+    pub(super) fn restored(data: &NodeData, acl: Acls, stat: &Stat, kind: NodeKind) -> Node {
+        Node::new(data.as_bytes().map(|b| &**b), acl, *stat, kind)
     }
 
     /// The data for a reply.
     pub fn node_data(&self) -> NodeData {
-        self.data.to_node_data()
+        match self.data() {
+            None => NodeData::NULL,
+            Some([]) => NodeData::empty(),
+            Some(b) => NodeData::copy_from_slice(b),
+        }
     }
 
     /// The stored Stat with its derived counts: what a snapshot keeps
@@ -164,7 +146,37 @@ impl Node {
     /// TTL nodes); clients see [`Node::client_stat`].
     pub fn stat(&self) -> Stat {
         self.stat
-            .full(self.data.len() as i32, self.num_children() as i32)
+            .full(self.data_len() as i32, self.num_children() as i32)
+    }
+
+    /// The Stat a client sees, as ZooKeeper's `DataNode.copyStat` makes it.
+    ///
+    /// The stored `cversion` counts creates only (it also names sequential
+    /// children); the visible one counts creates and deletes, i.e.
+    /// `2 * creates - children now`. Container and TTL markers stored in
+    /// `ephemeralOwner` are shown as 0.
+    pub fn client_stat(&self) -> Stat {
+        let mut stat = self.stat();
+        let children = stat.num_children;
+        stat.cversion = self.stat.cversion.wrapping_mul(2).wrapping_sub(children);
+        if !matches!(self.kind(), NodeKind::Ephemeral(_)) {
+            stat.ephemeral_owner = 0;
+        }
+        stat
+    }
+}
+
+impl NodeMeta {
+    fn new(acl: Acls, stat: &Stat, kind: NodeKind) -> NodeMeta {
+        NodeMeta {
+            acl,
+            stat: StoredStat::new(stat, kind),
+            children: None,
+        }
+    }
+
+    pub fn kind(&self) -> NodeKind {
+        self.stat.kind()
     }
 
     pub fn num_children(&self) -> usize {
@@ -201,22 +213,6 @@ impl Node {
             let c = Arc::make_mut(c);
             c.members.remove(child);
         }
-    }
-
-    /// The Stat a client sees, as ZooKeeper's `DataNode.copyStat` makes it.
-    ///
-    /// The stored `cversion` counts creates only (it also names sequential
-    /// children); the visible one counts creates and deletes, i.e.
-    /// `2 * creates - children now`. Container and TTL markers stored in
-    /// `ephemeralOwner` are shown as 0.
-    pub fn client_stat(&self) -> Stat {
-        let mut stat = self.stat();
-        let children = stat.num_children;
-        stat.cversion = self.stat.cversion.wrapping_mul(2).wrapping_sub(children);
-        if !matches!(self.kind(), NodeKind::Ephemeral(_)) {
-            stat.ephemeral_owner = 0;
-        }
-        stat
     }
 
     /// Child names in ZooKeeper's (Java HashSet) order.
@@ -292,7 +288,7 @@ pub struct Applied {
 pub struct Tree {
     /// Path -> znode. Values are `Arc`s so that copying a leaf on a write
     /// (the price of a shared version) copies pointers, not znodes.
-    nodes: DenseMap<PathKey, Arc<Node>>,
+    nodes: DenseMap<PathKey, Node>,
     ephemerals: OrdMap<SessionId, SessionEphemerals>,
     containers: OrdSet<PathKey>,
     ttls: OrdSet<PathKey>,
@@ -342,7 +338,7 @@ impl Tree {
         };
         let empty = || {
             Node::new(
-                Data::empty(),
+                Some(&[]),
                 open.clone(),
                 Stat::default(),
                 NodeKind::Persistent,
@@ -379,7 +375,7 @@ impl Tree {
 
     /// The node at `path` ("" is the root, as in ZooKeeper); no normalisation.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(Self::key(path)).map(|n| &**n)
+        self.nodes.get(Self::key(path))
     }
 
     /// Changes the node at `path` in this version only: a znode another
@@ -387,9 +383,7 @@ impl Tree {
     /// only this version holds is changed in place. `None` if there is no
     /// such node.
     fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
-        self.nodes
-            .get_mut(Self::key(path))
-            .map(|n| f(Arc::make_mut(n)))
+        self.nodes.get_mut(Self::key(path)).map(f)
     }
 
     /// `acl` as an `Arc`, sharing the last stored one when equal.
@@ -402,7 +396,7 @@ impl Tree {
 
     /// Child names in ZooKeeper's order.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.node(path).map(Node::children)
+        self.node(path).map(|n| n.children())
     }
 
     /// The zxid of the last record applied.
@@ -611,7 +605,7 @@ impl Tree {
 
     fn insert_node(&mut self, path: PathKey, node: Node) {
         self.data_size += path::java_len(&path) + node.data_len() as u64;
-        let old = self.nodes.insert(path, Arc::new(node));
+        let old = self.nodes.insert(path, node);
         assert!(old.is_none(), "insert_node over an existing node");
     }
 
@@ -661,7 +655,7 @@ impl Tree {
         };
         let acl = self.intern_acl(&c.acl);
         let path: PathKey = PathKey::from(c.path.as_str());
-        let node = Node::new(Data::copy_of(&c.data), acl.clone(), stat, kind);
+        let node = Node::new(c.data.as_bytes().map(|b| &**b), acl.clone(), stat, kind);
         let out_stat = node.client_stat();
         let seq = self.take_seq();
         let child = path.clone();
@@ -820,10 +814,10 @@ impl Tree {
             .ok_or(ErrorCode::NoNode)?;
         let version = check(slot)?;
         let (old_len, stat, acl) = {
-            let n = Arc::make_mut(slot);
+            let n = slot;
             {
-                let old_len = n.data.len() as u64;
-                n.data = Data::copy_of(data);
+                let old_len = n.data_len() as u64;
+                n.set_data(data.as_bytes().map(|b| &**b));
                 n.stat.mtime = h.time_ms;
                 n.stat.mzxid = h.zxid;
                 n.stat.version = version;
@@ -855,8 +849,8 @@ impl Tree {
     /// Returns the change in length, or `None` if there is no such node.
     fn replace_data_untracked(&mut self, path: &str, data: NodeData) -> Option<i64> {
         self.update(path, |n| {
-            let delta = data.len() as i64 - n.data.len() as i64;
-            n.data = Data::take(data);
+            let delta = data.len() as i64 - n.data_len() as i64;
+            n.set_data(data.as_bytes().map(|b| &**b));
             delta
         })
     }
@@ -905,7 +899,7 @@ impl Tree {
         let mut parents = cursor::ChildCursor::default();
         for (p, n) in self.nodes.iter() {
             let p: &str = p;
-            size += path::java_len(p) + n.data.len() as u64;
+            size += path::java_len(p) + n.data_len() as u64;
             if n.children_peak() < n.num_children() {
                 return Err(format!("{p}: children peak below the count"));
             }

@@ -6,8 +6,9 @@
 //! each key is a 16-byte fat pointer; here the length lives in the
 //! allocation, so a map entry of a key and an 8-byte value is 16 bytes, not
 //! 24 (31 of them fill a 512-byte leaf instead of a 768-byte one), about
-//! 16 bytes per znode over the two maps. The allocation itself is the same
-//! size as an `Arc<str>`'s (two words of header, then the bytes).
+//! 16 bytes per znode over the two maps. The allocation's header is 8 bytes
+//! (a 4-byte count and a 4-byte length), half an `Arc<str>`'s: a 31-byte
+//! path fills mimalloc's 40-byte class instead of 48.
 //!
 //! Guarantees: a `PathKey` derefs to exactly the string it was made from,
 //! compares, orders and hashes as that `str` (so maps keyed by it are
@@ -20,19 +21,22 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 /// The allocation's header; the string's bytes follow it.
 #[repr(C)]
 struct Header {
-    count: AtomicUsize,
-    len: usize,
+    count: AtomicU32,
+    /// Paths are bounded by the packet size, far below 4 GiB.
+    len: u32,
 }
 
 const HEADER: usize = std::mem::size_of::<Header>();
 
 /// Above this many clones the count could overflow: abort, as `Arc` does.
-const MAX_COUNT: usize = isize::MAX as usize;
+/// Far above what memory allows (every clone lives in a map entry of at
+/// least 8 bytes: 2^31 of them are 16 GiB).
+const MAX_COUNT: u32 = u32::MAX / 2;
 
 pub struct PathKey {
     ptr: NonNull<Header>,
@@ -59,8 +63,8 @@ impl PathKey {
                 handle_alloc_error(layout)
             };
             raw.write(Header {
-                count: AtomicUsize::new(1),
-                len: s.len(),
+                count: AtomicU32::new(1),
+                len: u32::try_from(s.len()).expect("a path under 4 GiB (the packet bound)"),
             });
             let bytes = raw.cast::<u8>().add(HEADER);
             std::ptr::copy_nonoverlapping(s.as_ptr(), bytes, s.len());
@@ -74,7 +78,7 @@ impl PathKey {
     }
 
     pub fn as_str(&self) -> &str {
-        let len = self.header().len;
+        let len = self.header().len as usize;
         // SAFETY: `len` bytes of a `str` were copied after the header and
         // never change.
         unsafe {
@@ -101,7 +105,7 @@ impl Drop for PathKey {
         }
         // Every other clone's use happens before the free (as `Arc`).
         fence(Ordering::Acquire);
-        let layout = PathKey::layout(self.header().len);
+        let layout = PathKey::layout(self.header().len as usize);
         // SAFETY: this was the last clone; the allocation was made with
         // this layout.
         unsafe { dealloc(self.ptr.as_ptr().cast::<u8>(), layout) };
@@ -179,6 +183,7 @@ mod tests {
     #[test]
     fn is_thin_and_reads_back() {
         assert_eq!(std::mem::size_of::<PathKey>(), 8);
+        assert_eq!(HEADER, 8, "a 4-byte count and a 4-byte length");
         assert_eq!(std::mem::size_of::<Option<PathKey>>(), 8);
         for s in ["", "/", "/zookeeper/quota", "/é/∂/\u{10348}"] {
             let k = PathKey::from(s);

@@ -218,7 +218,7 @@ impl Tree {
         while let Some(p) = stack.pop() {
             let Some(n) = self.node(&p) else { continue };
             count += 1;
-            bytes += n.data.len() as i64;
+            bytes += n.data_len() as i64;
             stack.extend(n.children_sorted().map(|c| child_path(&p, c)));
         }
         let stats = stat_path(path);

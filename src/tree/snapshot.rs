@@ -198,7 +198,7 @@ pub fn decode_tree(bytes: &[u8]) -> Result<Tree, SnapshotCodecError> {
             NodeKind::Persistent => {}
         }
         data_size += path::java_len(&p) + data.len() as u64;
-        let node = Node::restored(data, acl, &stat, kind);
+        let node = Node::restored(&data, acl, &stat, kind);
         sink.push(p, node, stamp, children_peak)?;
     }
     if !sink.has_root() {

@@ -1,21 +1,18 @@
-//! How a znode's Stat, kind and data are kept in memory.
+//! How a znode's Stat and kind are kept in memory.
 //!
 //! Why: with a million znodes every byte of a node counts (issue 6). A
 //! client-visible [`Stat`] carries `dataLength` and `numChildren`, which
 //! follow from the data and the children set, and [`NodeKind`] repeats
-//! what `ephemeralOwner` says; [`NodeData`] is a 32-byte `Bytes` handle.
-//! Here a node keeps each fact once: [`StoredStat`] is the nine stored
-//! fields plus a one-byte kind tag in what would be padding, and [`Data`]
-//! is a 16-byte owned boxed slice (an exact-size allocation that no
-//! reader's clone can grow, as cloning a `Bytes` made from a `Vec` does).
+//! what `ephemeralOwner` says. Here a node keeps each fact once:
+//! [`StoredStat`] is the nine stored fields plus a one-byte kind tag in
+//! what would be padding (the data is inline in the node's allocation:
+//! see [`super::Node`]).
 //!
 //! Guarantees: `StoredStat::new(stat, kind).full(len, children)` gives back
-//! `stat` with those two counts, and `.kind()` gives back `kind`; a [`Data`]
-//! keeps null apart from empty and reads back the same bytes.
+//! `stat` with those two counts, and `.kind()` gives back `kind`.
 
 use super::NodeKind;
-use crate::proto::types::{NodeData, Stat, Zxid};
-use bytes::Bytes;
+use crate::proto::types::{Stat, Zxid};
 
 /// What [`StoredStat`] remembers of a [`NodeKind`]; the payload (session
 /// or TTL) is in `ephemeral_owner`.
@@ -100,60 +97,6 @@ impl StoredStat {
     }
 }
 
-/// A znode's data: `None` is null (jute length -1), apart from empty.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Data(Option<Box<[u8]>>);
-
-impl Data {
-    pub const NULL: Data = Data(None);
-
-    /// Empty, non-null data (no allocation).
-    pub fn empty() -> Data {
-        Data(Some(Box::default()))
-    }
-
-    /// A copy of `d` in an allocation of exactly its size (none if empty).
-    pub fn copy_of(d: &NodeData) -> Data {
-        Data(d.as_bytes().map(|b| Box::from(&b[..])))
-    }
-
-    /// `d` itself when it is the only handle on a `Vec`-made buffer of
-    /// exactly its size (what the decoders make), else a copy.
-    pub fn take(d: NodeData) -> Data {
-        Data(
-            d.into_option()
-                .map(|b: Bytes| Vec::from(b).into_boxed_slice()),
-        )
-    }
-
-    pub fn is_null(&self) -> bool {
-        self.0.is_none()
-    }
-
-    /// Length in bytes, 0 for null.
-    pub fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |b| b.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bytes, `None` when null.
-    pub fn as_bytes(&self) -> Option<&[u8]> {
-        self.0.as_deref()
-    }
-
-    /// The bytes for a reply (a copy: the tree's allocation stays exact).
-    pub fn to_node_data(&self) -> NodeData {
-        match self.as_bytes() {
-            None => NodeData::NULL,
-            Some([]) => NodeData::empty(),
-            Some(b) => NodeData::copy_from_slice(b),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,27 +139,12 @@ mod tests {
     }
 
     #[test]
-    fn data_keeps_null_apart_from_empty() {
-        assert!(Data::copy_of(&NodeData::NULL).is_null());
-        assert!(!Data::copy_of(&NodeData::empty()).is_null());
-        assert_eq!(Data::take(NodeData::empty()).as_bytes(), Some(&b""[..]));
-        assert_eq!(Data::take(NodeData::NULL), Data::NULL);
-        let d = Data::take(NodeData::copy_from_slice(b"abc"));
-        assert_eq!(d.as_bytes(), Some(&b"abc"[..]));
-        assert_eq!(d.len(), 3);
-        assert_eq!(d.to_node_data(), NodeData::copy_from_slice(b"abc"));
-        assert_eq!(Data::NULL.to_node_data(), NodeData::NULL);
-        assert_eq!(
-            Data::copy_of(&NodeData::empty()).to_node_data(),
-            NodeData::empty()
-        );
-    }
-
-    #[test]
     fn compact_sizes() {
         assert_eq!(std::mem::size_of::<StoredStat>(), 64);
-        assert_eq!(std::mem::size_of::<Data>(), 16);
-        // An `Arc<Node>` (16 bytes of counts + 96) fills a 112-byte size class.
-        assert_eq!(std::mem::size_of::<super::super::Node>(), 96);
+        // With a 4-byte count and the data length, 88 bytes of node header:
+        // a node of 100 bytes of data fills mimalloc's 192-byte class.
+        assert_eq!(std::mem::size_of::<super::super::NodeMeta>(), 80);
+        // A node handle is a thin pointer.
+        assert_eq!(std::mem::size_of::<super::super::Node>(), 8);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Why: restart-to-serving with a million znodes is mostly this (issue 6),
 //! and most of it is memory: allocating and first touching the nodes and
-//! the maps' nodes. Each znode is allocated once (`Arc<Node>`
+//! the maps' nodes. Each znode is allocated once (a [`Node`]
 //! straight away), its parent is found without a hash index (the previous
 //! parent, else a binary search of the paths read so far, which are
 //! sorted), and the maps — path -> node, and each parent's children — are
@@ -44,7 +44,7 @@ struct Link {
 
 /// What the decoder hands the map builder.
 struct Chunk {
-    nodes: Vec<(PathKey, Arc<Node>)>,
+    nodes: Vec<(PathKey, Node)>,
     links: Vec<Link>,
 }
 
@@ -57,7 +57,7 @@ impl Chunk {
     }
 }
 
-type Nodes = DenseMap<PathKey, Arc<Node>>;
+type Nodes = DenseMap<PathKey, Node>;
 /// The builder's result: the node map, and each parent's children by index.
 type Built = (Nodes, HashMap<usize, Children>);
 
@@ -135,7 +135,7 @@ impl NodeSink {
             self.peaks.push((self.paths.len(), peak));
         }
         self.paths.push(p.clone());
-        self.chunk.nodes.push((p, Arc::new(node)));
+        self.chunk.nodes.push((p, node));
         if self.chunk.nodes.len() >= CHUNK_NODES {
             self.send();
         }
@@ -187,7 +187,7 @@ impl NodeSink {
             let node = map
                 .get_mut(&self.paths[at])
                 .expect("a parent is one of the nodes");
-            let node = Arc::get_mut(node).expect("nodes are not shared while loading");
+            let node = node.get_mut().expect("nodes are not shared while loading");
             node.children = Some(Arc::new(c));
         }
         map
@@ -200,7 +200,7 @@ type ChildrenBuilder = SortedBuilder<PathKey, u64>;
 /// The map builder's state.
 #[derive(Default)]
 struct Maps {
-    nodes: SortedBuilder<PathKey, Arc<Node>>,
+    nodes: SortedBuilder<PathKey, Node>,
     children: HashMap<usize, ChildrenBuilder>,
     /// The parent whose children are being added, out of `children`.
     current: Option<(usize, ChildrenBuilder)>,

@@ -25,8 +25,8 @@ fn assert_same(a: &Tree, b: &Tree) {
     assert_eq!(a.nodes.len(), b.nodes.len());
     for ((pa, na), (pb, nb)) in a.nodes.iter().zip(b.nodes.iter()) {
         assert_eq!(pa, pb);
-        assert_eq!(na.data, nb.data, "{pa}");
-        assert_eq!(na.data.is_null(), nb.data.is_null(), "{pa}");
+        assert_eq!(na.data(), nb.data(), "{pa}");
+        assert_eq!(na.data_is_null(), nb.data_is_null(), "{pa}");
         assert_eq!(na.acl, nb.acl, "{pa}");
         assert_eq!(na.stat, nb.stat, "{pa}");
         assert_eq!(na.client_stat(), nb.client_stat(), "{pa}");
@@ -108,8 +108,8 @@ fn null_data_sessions_and_kinds_survive() {
     }
     let back = round_trip(&t);
     assert_same(&t, &back);
-    assert!(back.node("/n").unwrap().data.is_null());
-    assert!(!back.node("/e").unwrap().data.is_null());
+    assert!(back.node("/n").unwrap().data_is_null());
+    assert!(!back.node("/e").unwrap().data_is_null());
     assert_eq!(back.sessions().collect::<Vec<_>>(), vec![(5, 4000)]);
     assert_eq!(back.last_zxid(), 5);
 }
