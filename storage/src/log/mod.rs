@@ -420,12 +420,7 @@ impl TxnLog {
 
     /// Turns a flush proof into one [`crate::Durable`] per batch it covers.
     pub fn complete_flush(&mut self, proof: Synced) -> Result<DurableBatches, LogError> {
-        let durable = self.state.complete(proof)?;
-        // A file rolled in since the cut has no cut of its own: nothing to release.
-        if let Some(active) = self.active.as_mut() {
-            active.flush_synced();
-        }
-        Ok(durable)
+        Ok(self.state.complete(proof)?)
     }
 
     /// begin + blocking sync + complete, on the calling thread (tools,
