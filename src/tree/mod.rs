@@ -24,6 +24,7 @@ pub mod path;
 mod path_key;
 pub mod quota;
 pub mod read;
+mod ref_count;
 pub mod snapshot;
 pub mod stats_track;
 mod stored;

@@ -18,17 +18,17 @@
 //! - the allocation, its ACL and children handles are freed when the last
 //!   clone is dropped; the count cannot overflow (it aborts first).
 
+use super::ref_count::RefCount;
 use super::NodeMeta;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 /// The allocation's header; the data's bytes follow it.
 #[repr(C)]
 struct Inner {
-    count: AtomicU32,
+    count: RefCount,
     /// The data's length, or [`NULL_LEN`] for null data.
     data_len: i32,
     meta: NodeMeta,
@@ -36,10 +36,6 @@ struct Inner {
 
 /// `data_len` of null data (jute's -1).
 const NULL_LEN: i32 = -1;
-
-/// Above this many clones the count could overflow: abort, as `Arc` does.
-/// Far above what memory allows (every clone lives in a 16-byte map entry).
-const MAX_COUNT: u32 = u32::MAX / 2;
 
 /// See the module docs.
 pub struct Node {
@@ -81,7 +77,7 @@ impl Node {
                 handle_alloc_error(layout)
             };
             raw.write(Inner {
-                count: AtomicU32::new(1),
+                count: RefCount::one(),
                 data_len,
                 meta,
             });
@@ -122,8 +118,7 @@ impl Node {
     }
 
     fn is_unique(&self) -> bool {
-        // Acquire: see every change other handles made before they dropped.
-        self.inner().count.load(Ordering::Acquire) == 1
+        self.inner().count.is_one()
     }
 
     /// The metadata of this node, if no other handle shares it (for
@@ -183,21 +178,16 @@ impl DerefMut for Node {
 
 impl Clone for Node {
     fn clone(&self) -> Node {
-        let old = self.inner().count.fetch_add(1, Ordering::Relaxed);
-        if old > MAX_COUNT {
-            std::process::abort();
-        }
+        self.inner().count.retain();
         Node { ptr: self.ptr }
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if self.inner().count.fetch_sub(1, Ordering::Release) != 1 {
+        if !self.inner().count.release() {
             return;
         }
-        // Every other handle's changes happen before the free.
-        fence(Ordering::Acquire);
         let layout = Node::layout(self.data_len());
         // SAFETY: the last handle: the metadata is dropped once and the
         // allocation freed with the layout it was made with.

@@ -15,28 +15,23 @@
 //! searched by `&str`), and frees its allocation when its last clone is
 //! dropped; clones share the allocation (`Clone` is a counter increment).
 
+use super::ref_count::RefCount;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 /// The allocation's header; the string's bytes follow it.
 #[repr(C)]
 struct Header {
-    count: AtomicU32,
+    count: RefCount,
     /// Paths are bounded by the packet size, far below 4 GiB.
     len: u32,
 }
 
 const HEADER: usize = std::mem::size_of::<Header>();
-
-/// Above this many clones the count could overflow: abort, as `Arc` does.
-/// Far above what memory allows (every clone lives in a map entry of at
-/// least 8 bytes: 2^31 of them are 16 GiB).
-const MAX_COUNT: u32 = u32::MAX / 2;
 
 pub struct PathKey {
     ptr: NonNull<Header>,
@@ -63,7 +58,7 @@ impl PathKey {
                 handle_alloc_error(layout)
             };
             raw.write(Header {
-                count: AtomicU32::new(1),
+                count: RefCount::one(),
                 len: u32::try_from(s.len()).expect("a path under 4 GiB (the packet bound)"),
             });
             let bytes = raw.cast::<u8>().add(HEADER);
@@ -90,21 +85,16 @@ impl PathKey {
 
 impl Clone for PathKey {
     fn clone(&self) -> PathKey {
-        let old = self.header().count.fetch_add(1, Ordering::Relaxed);
-        if old > MAX_COUNT {
-            std::process::abort();
-        }
+        self.header().count.retain();
         PathKey { ptr: self.ptr }
     }
 }
 
 impl Drop for PathKey {
     fn drop(&mut self) {
-        if self.header().count.fetch_sub(1, Ordering::Release) != 1 {
+        if !self.header().count.release() {
             return;
         }
-        // Every other clone's use happens before the free (as `Arc`).
-        fence(Ordering::Acquire);
         let layout = PathKey::layout(self.header().len as usize);
         // SAFETY: this was the last clone; the allocation was made with
         // this layout.
@@ -198,10 +188,10 @@ mod tests {
     fn clones_share_until_the_last_goes() {
         let k = PathKey::from("/a/b");
         let clones: Vec<PathKey> = (0..100).map(|_| k.clone()).collect();
-        assert_eq!(k.header().count.load(Ordering::Relaxed), 101);
+        assert_eq!(k.header().count.get(), 101);
         assert!(clones.iter().all(|c| c.ptr == k.ptr));
         drop(clones);
-        assert_eq!(k.header().count.load(Ordering::Relaxed), 1);
+        assert_eq!(k.header().count.get(), 1);
         let across = std::thread::spawn({
             let k = k.clone();
             move || k.len()
