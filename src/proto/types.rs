@@ -457,6 +457,11 @@ impl NodeData {
         self.0.as_ref()
     }
 
+    /// The bytes as a slice, `None` when null.
+    pub fn as_opt_slice(&self) -> Option<&[u8]> {
+        self.0.as_deref()
+    }
+
     /// The bytes, with null read as empty (for callers that do not care).
     pub fn as_slice(&self) -> &[u8] {
         self.0.as_deref().unwrap_or_default()

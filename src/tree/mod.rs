@@ -40,8 +40,9 @@ use std::sync::Arc;
 pub use stored::StoredStat;
 
 /// A node's ACL, shared by every node that carries the same one. A thin
-/// pointer (8 bytes, not the 16 of `Arc<[Acl]>`): it keeps [`Node`] at
-/// 96 bytes, so that a node's `Arc` fits mimalloc's 112-byte size class.
+/// pointer (8 bytes, not the 16 of `Arc<[Acl]>`): it keeps [`NodeMeta`] at
+/// 80 bytes, so that a node with 100 bytes of data fits mimalloc's
+/// 192-byte size class (see [`Node`]).
 pub type Acls = Arc<Vec<Acl>>;
 
 /// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
@@ -130,7 +131,7 @@ impl Node {
     /// A node read back from a snapshot: `stat`'s stored fields and `kind`
     /// (its derived counts come from the data and, later, the children).
     pub(super) fn restored(data: &NodeData, acl: Acls, stat: &Stat, kind: NodeKind) -> Node {
-        Node::new(data.as_bytes().map(|b| &**b), acl, *stat, kind)
+        Node::new(data.as_opt_slice(), acl, *stat, kind)
     }
 
     /// The data for a reply.
@@ -287,8 +288,9 @@ pub struct Applied {
 /// The whole data tree. Root is keyed "/"; lookups of "" also find it, as in ZooKeeper.
 #[derive(Clone, Debug)]
 pub struct Tree {
-    /// Path -> znode. Values are `Arc`s so that copying a leaf on a write
-    /// (the price of a shared version) copies pointers, not znodes.
+    /// Path -> znode. Values are thin shared [`Node`] handles, so that
+    /// copying a leaf on a write (the price of a shared version) copies
+    /// pointers, not znodes.
     nodes: DenseMap<PathKey, Node>,
     ephemerals: OrdMap<SessionId, SessionEphemerals>,
     containers: OrdSet<PathKey>,
@@ -656,7 +658,7 @@ impl Tree {
         };
         let acl = self.intern_acl(&c.acl);
         let path: PathKey = PathKey::from(c.path.as_str());
-        let node = Node::new(c.data.as_bytes().map(|b| &**b), acl.clone(), stat, kind);
+        let node = Node::new(c.data.as_opt_slice(), acl.clone(), stat, kind);
         let out_stat = node.client_stat();
         let seq = self.take_seq();
         let child = path.clone();
@@ -814,17 +816,12 @@ impl Tree {
             .get_mut(Self::key(path))
             .ok_or(ErrorCode::NoNode)?;
         let version = check(slot)?;
-        let (old_len, stat, acl) = {
-            let n = slot;
-            {
-                let old_len = n.data_len() as u64;
-                n.set_data(data.as_bytes().map(|b| &**b));
-                n.stat.mtime = h.time_ms;
-                n.stat.mzxid = h.zxid;
-                n.stat.version = version;
-                (old_len, n.client_stat(), n.acl.clone())
-            }
-        };
+        let old_len = slot.data_len() as u64;
+        slot.set_data(data.as_opt_slice());
+        slot.stat.mtime = h.time_ms;
+        slot.stat.mzxid = h.zxid;
+        slot.stat.version = version;
+        let (stat, acl) = (slot.client_stat(), slot.acl.clone());
         self.data_size = self.data_size - old_len + data.len() as u64;
         self.quota_on_set_data(path, old_len as usize, data.len());
         ch.push(Change {
@@ -851,7 +848,7 @@ impl Tree {
     fn replace_data_untracked(&mut self, path: &str, data: NodeData) -> Option<i64> {
         self.update(path, |n| {
             let delta = data.len() as i64 - n.data_len() as i64;
-            n.set_data(data.as_bytes().map(|b| &**b));
+            n.set_data(data.as_opt_slice());
             delta
         })
     }
