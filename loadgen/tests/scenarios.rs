@@ -555,3 +555,43 @@ fn bad_arguments_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("150%"));
 }
+
+/// The fan-out floor example (`cargo test` builds it next to this test's
+/// own directory: <target>/<profile>/examples/).
+fn fanout_floor_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.ancestors().nth(2).expect("<target>/<profile>");
+    profile_dir.join("examples").join("fanout_floor")
+}
+
+/// The numbers after `label` on the output's lines, in order.
+fn figures_after(text: &str, label: &str) -> Vec<f64> {
+    text.split(label)
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn fanout_floor_measures_every_round_and_rejects_bad_arguments() {
+    let bin = fanout_floor_bin();
+    assert!(bin.is_file(), "{} missing: cargo test builds examples", bin.display());
+    let out = Command::new(&bin)
+        .args(["--connections", "40", "--rounds", "5", "--senders", "2", "--receivers", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("40 connections, 5 rounds"), "{text}");
+    let p50 = figures_after(&text, "p50 ");
+    let max = figures_after(&text, "max ");
+    let cpu = figures_after(&text, "kernel: ");
+    assert_eq!((p50.len(), max.len(), cpu.len()), (1, 1, 1), "{text}");
+    // A stamp can only follow its send: every round took some time.
+    assert!(p50[0] > 0.0 && p50[0] <= max[0], "{text}");
+    assert!(cpu[0] > 0.0, "{text}");
+    for bad in [&["--connections", "0"][..], &["--rounds", "x"], &["--bogus", "1"]] {
+        let out = Command::new(&bin).args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
