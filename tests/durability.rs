@@ -123,34 +123,29 @@ fn sessions_and_their_ephemerals_survive_a_restart() {
     assert_eq!(stat.ephemeral_owner, session);
 }
 
-fn snapshot_count(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir.join("version-2"))
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.starts_with("snapshot.") && !n.ends_with(".tmp"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// 100 setData of 1 KB; returns how many snapshots the server then has.
-fn snapshots_after_100_kb(extra: &str) -> usize {
+/// Snapshots are written in the background, so this waits: until the
+/// first is on disk when one is expected, else a fixed pause.
+fn snapshots_after_100_kb(extra: &str, expect_one: bool) -> usize {
     let server = Server::start(1, extra);
     let mut client = Client::connect(server.port);
     assert_eq!(client.call(&support::create("/s", b"", 0)).0.err, 0);
     for _ in 0..100 {
         assert_eq!(client.call(&support::set("/s", &[b's'; 1000])).0.err, 0);
     }
-    std::thread::sleep(Duration::from_millis(500));
-    snapshot_count(&server.dir)
+    if expect_one {
+        support::disk::wait_for_snapshot(&server.dir, Duration::from_secs(30))
+    } else {
+        std::thread::sleep(Duration::from_millis(500));
+        support::disk::snapshot_count(&server.dir)
+    }
 }
 
 #[test]
 fn snapshots_are_taken_by_logged_bytes_as_well_as_by_count() {
     // snapCount never fires here; snapSizeLimitInKb=64 fires after 32..64 KiB.
-    let by_size = snapshots_after_100_kb("snapCount=1000000\nsnapSizeLimitInKb=64\n");
-    assert!(by_size >= 1, "no snapshot after 100 KB of txns");
-    let without = snapshots_after_100_kb("snapCount=1000000\nsnapSizeLimitInKb=0\n");
+    let by_size = snapshots_after_100_kb("snapCount=1000000\nsnapSizeLimitInKb=64\n", true);
+    assert!(by_size >= 1, "no snapshot 30 s after 100 KB of txns");
+    let without = snapshots_after_100_kb("snapCount=1000000\nsnapSizeLimitInKb=0\n", false);
     assert_eq!(without, 0, "snapSizeLimitInKb=0 turns the size trigger off");
 }

@@ -6,6 +6,7 @@
 mod support;
 
 use bytes::Bytes;
+use std::time::Duration;
 use support::{create, get, set, Client, Server};
 use warden::proto::requests::{AuthPacket, Request};
 use warden::proto::responses::Response;
@@ -75,17 +76,13 @@ fn enforced_quota_survives_a_crash_and_restart() {
     // Outside the quota root nothing is limited.
     ok(&mut c, &create("/free", &[0; 500], 0));
     drop(c);
+    // Snapshots are written in the background: wait for one before the
+    // kill, so that the restart loads a snapshot, not only the log.
+    let snapshots = support::disk::wait_for_snapshot(dir.path(), Duration::from_secs(30));
     server.kill();
-    let snapshots = std::fs::read_dir(dir.path().join("version-2"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("snapshot."))
-        })
-        .count();
     assert!(
         snapshots > 0,
-        "the restart must load a snapshot, not only replay the log"
+        "no snapshot after 30 s: the restart must load a snapshot, not only replay the log"
     );
 
     let server = Server::start_in(dir.path(), 1, cfg);

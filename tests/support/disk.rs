@@ -24,6 +24,33 @@ use warden_storage::log::frame::{read_frame, Frame, HEADER_LEN};
 use warden_storage::recovery::{recover, RecoveryConfig};
 use warden_storage::VERSION_DIR;
 
+/// Snapshot files (`snapshot.<zxid>`, not the `.tmp` being written) in
+/// `data_dir`'s version directory.
+pub fn snapshot_count(data_dir: &Path) -> usize {
+    std::fs::read_dir(data_dir.join(VERSION_DIR))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("snapshot.") && !n.ends_with(".tmp"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits (up to `limit`) until `data_dir` holds a snapshot; returns how
+/// many it holds then. Snapshots are written in the background, so a test
+/// that needs one on disk (say, before a SIGKILL) waits for it.
+pub fn wait_for_snapshot(data_dir: &Path, limit: std::time::Duration) -> usize {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let n = snapshot_count(data_dir);
+        if n > 0 || std::time::Instant::now() >= deadline {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Records larger than this are not written by the tests.
 const MAX_RECORD: usize = 8 << 20;
 
