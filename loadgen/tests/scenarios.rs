@@ -575,7 +575,12 @@ fn figures_after(text: &str, label: &str) -> Vec<f64> {
 #[test]
 fn fanout_floor_measures_every_round_and_rejects_bad_arguments() {
     let bin = fanout_floor_bin();
-    assert!(bin.is_file(), "{} missing: cargo test builds examples", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} missing: a plain `cargo test` builds examples; with a target filter, build it with \
+         `cargo build -p warden-loadgen --example fanout_floor` (and --release for release tests)",
+        bin.display()
+    );
     let out = Command::new(&bin)
         .args(["--connections", "40", "--rounds", "5", "--senders", "2", "--receivers", "2"])
         .output()
