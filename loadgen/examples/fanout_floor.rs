@@ -84,7 +84,9 @@ fn usage(arg: &str) -> ! {
 }
 
 fn wall_now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// The process's user + system CPU time.
@@ -221,7 +223,10 @@ fn main() {
         while sh.received.load(Acquire) < o.connections {
             std::thread::sleep(Duration::from_micros(200));
         }
-        let took = sh.last_ns.load(Acquire).saturating_sub(sh.start_ns.load(Acquire));
+        let took = sh
+            .last_ns
+            .load(Acquire)
+            .saturating_sub(sh.start_ns.load(Acquire));
         times_ms.push(took as f64 / 1e6);
         // Let the ACKs and the threads settle between rounds.
         std::thread::sleep(Duration::from_millis(5));

@@ -582,11 +582,24 @@ fn fanout_floor_measures_every_round_and_rejects_bad_arguments() {
         bin.display()
     );
     let out = Command::new(&bin)
-        .args(["--connections", "40", "--rounds", "5", "--senders", "2", "--receivers", "2"])
+        .args([
+            "--connections",
+            "40",
+            "--rounds",
+            "5",
+            "--senders",
+            "2",
+            "--receivers",
+            "2",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("40 connections, 5 rounds"), "{text}");
     let p50 = figures_after(&text, "p50 ");
     let max = figures_after(&text, "max ");
@@ -595,7 +608,11 @@ fn fanout_floor_measures_every_round_and_rejects_bad_arguments() {
     // A stamp can only follow its send: every round took some time.
     assert!(p50[0] > 0.0 && p50[0] <= max[0], "{text}");
     assert!(cpu[0] > 0.0, "{text}");
-    for bad in [&["--connections", "0"][..], &["--rounds", "x"], &["--bogus", "1"]] {
+    for bad in [
+        &["--connections", "0"][..],
+        &["--rounds", "x"],
+        &["--bogus", "1"],
+    ] {
         let out = Command::new(&bin).args(bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
