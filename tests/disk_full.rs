@@ -62,18 +62,19 @@ fn fill(fs: &SmallFs, name: &str, leave: u64) -> std::path::PathBuf {
 fn a_spare_that_does_not_fit_is_refused_and_leaves_nothing_behind() {
     let Some(fs) = SmallFs::mount(1) else { return };
     let mut cfg = LogConfig::new(fs.path());
-    cfg.file_size = 2 << 20;
+    // Its stopgap (a sixteenth, 2 MiB) does not fit either.
+    cfg.file_size = 32 << 20;
     cfg.max_record_bytes = 4096;
     let mut log = TxnLog::open(cfg, None).unwrap();
     let free = fs.free();
     let plan = log.spare_wanted().expect("a spare is wanted");
-    assert!(plan.build().is_err(), "2 MiB do not fit in 1 MiB");
+    assert!(plan.build().is_err(), "32 MiB do not fit in 1 MiB");
     assert!(files_in(fs.path(), "prealloc.", "").is_empty());
     assert_eq!(fs.free(), free, "the partial file gave its space back");
     log.spare_failed();
     assert!(log.spare_wanted().is_some(), "asked again after a failure");
-    // Without a spare the first append preallocates inline, fails, and
-    // poisons the log: nothing after it can be flushed.
+    // Without a spare the first append preallocates a small file inline,
+    // fails, and poisons the log: nothing after it can be flushed.
     let record = Record {
         zxid: 1,
         payload: b"x",

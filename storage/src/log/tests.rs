@@ -62,6 +62,66 @@ fn rolls_to_a_new_file_named_by_its_first_zxid() {
 }
 
 #[test]
+fn without_a_spare_a_small_file_carries_the_log_and_the_build_in_flight_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let size = 32 << 20;
+    let mut log = TxnLog::open(config(tmp.path(), size), None).unwrap();
+    // A spare build is in flight: requested, not installed yet.
+    let plan = log.spare_wanted().expect("no spare yet");
+    append(&mut log, 1..=3);
+    let files = log_files(tmp.path());
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        fs::metadata(&files[0]).unwrap().len(),
+        size / 16,
+        "the appending thread made a sixteenth-size file, not a full one"
+    );
+    assert!(
+        log.spare_wanted().is_none(),
+        "the build in flight stays requested: no second one is started"
+    );
+    log.install_spare(plan.build().unwrap());
+    // Fill the small file: the next roll takes the full-size spare.
+    let big = vec![7u8; 1000];
+    let mut zxid = 4;
+    while log_files(tmp.path()).len() < 2 {
+        let batch: Vec<_> = (zxid..zxid + 60)
+            .map(|zxid| Record {
+                zxid,
+                payload: &big,
+            })
+            .collect();
+        log.append(&batch).unwrap();
+        zxid += 60;
+        assert!(zxid < 10_000, "no roll by zxid {zxid}");
+    }
+    log.flush_blocking().unwrap();
+    let files = log_files(tmp.path());
+    assert_eq!(fs::metadata(&files[1]).unwrap().len(), size, "the spare");
+    drop(log);
+    let (_, records) = recover_all(tmp.path());
+    assert_eq!(records.len() as u64, zxid - 1);
+    assert_eq!(records[..3], expected(1..=3)[..]);
+    assert!(records[3..].iter().all(|(_, p)| p == &big));
+    assert_eq!(records.last().unwrap().0, zxid - 1);
+}
+
+#[test]
+fn stopgap_files_hold_the_record_that_rolled() {
+    assert_eq!(stopgap_file_size(64 << 20, 100), 4 << 20);
+    assert_eq!(stopgap_file_size(8 << 20, 100), 1 << 20, "at least 1 MiB");
+    assert_eq!(
+        stopgap_file_size(256 << 10, 100),
+        256 << 10,
+        "at most the file size"
+    );
+    let need = 3 << 20;
+    let size = stopgap_file_size(64 << 20, need);
+    assert!(size >= HEADER_LEN as u64 + need as u64, "{size}");
+    assert_eq!(size % 4096, 0);
+}
+
+#[test]
 fn preallocation_writes_real_zeros_at_full_size() {
     let tmp = tempfile::tempdir().unwrap();
     let size = 256 * 1024;
@@ -301,6 +361,9 @@ fn written_pages_behind_the_write_position_leave_the_mapping_at_each_flush() {
     let mut cfg = config(tmp.path(), 64 << 20);
     cfg.prefault_bytes = 256 * 1024;
     let mut log = TxnLog::open(cfg, None).unwrap();
+    // A full-size spare, so the first file is not a small stopgap.
+    let plan = log.spare_wanted().expect("no spare yet");
+    log.install_spare(plan.build().unwrap());
     let written = 16 << 20;
     // 200 records of this test are under 64 KiB: what stays mapped after a
     // flush is the prefault window and the page holding the cut.
@@ -313,6 +376,7 @@ fn written_pages_behind_the_write_position_leave_the_mapping_at_each_flush() {
     {
         append(&mut log, next..=next + 199);
         next += 200;
+        assert_eq!(log_files(tmp.path()).len(), 1, "rolled at zxid {next}");
         // Released at the cut, before the sync (writeback then has no
         // mapped page to write-protect).
         let ticket = log.begin_flush().unwrap();
