@@ -617,3 +617,116 @@ fn fanout_floor_measures_every_round_and_rejects_bad_arguments() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
 }
+
+/// Over one blocking socket: a new session, then `requests` in order;
+/// returns each reply's error code.
+fn send_requests(port: u16, requests: &[warden::proto::requests::Request]) -> Vec<i32> {
+    use bytes::BytesMut;
+    use warden::proto::client::{decode_reply, encode_request, request_opcode};
+    use warden::proto::connect::{encode_connect_request, ConnectRequest};
+    use warden::proto::requests::RequestHeader;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read_frame = |s: &mut TcpStream| {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).unwrap();
+        body
+    };
+    let mut out = BytesMut::new();
+    let connect = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms: 10_000,
+        session_id: 0,
+        passwd: bytes::Bytes::from_static(&[0; 16]),
+        read_only: Some(false),
+    };
+    encode_connect_request(&mut out, &connect);
+    s.write_all(&out).unwrap();
+    read_frame(&mut s);
+    let mut codes = Vec::new();
+    for (xid, req) in (1..).zip(requests) {
+        let op = request_opcode(req);
+        out.clear();
+        encode_request(&mut out, RequestHeader { xid, op: op as i32 }, req);
+        s.write_all(&out).unwrap();
+        let (header, _) = decode_reply(op, &read_frame(&mut s)).unwrap();
+        assert_eq!(header.xid, xid);
+        codes.push(header.err);
+    }
+    codes
+}
+
+#[test]
+fn errors_from_the_server_are_counted_by_name_and_invalidate_the_run() {
+    use warden::proto::requests::{CreateRequest, Request};
+    use warden::proto::types::{perms, Acl, Id, NodeData, OpCode};
+    let server = Server::start();
+    // The keys exist before the run (setup tolerates NodeExists), readable
+    // by anyone and writable by no one: every setData is answered NoAuth.
+    let create = |path: String, perms: i32| {
+        Request::Create(
+            OpCode::Create,
+            CreateRequest {
+                path,
+                data: NodeData::from_static(b"x"),
+                acl: vec![Acl {
+                    perms,
+                    id: Id::new("world", "anyone"),
+                }],
+                flags: 0,
+                ttl: None,
+            },
+        )
+    };
+    let mut requests = vec![create("/locked".into(), perms::ALL)];
+    requests.extend((0..5).map(|i| create(format!("/locked/k{i}"), perms::READ)));
+    assert_eq!(send_requests(server.port, &requests), vec![0; 6]);
+    let (out, v) = loadgen(
+        &server.addr(),
+        &[
+            "write",
+            "-c",
+            "2",
+            "-d",
+            "4",
+            "--keys",
+            "5",
+            "--prefix",
+            "/locked",
+            "--duration",
+            "1",
+        ],
+        LIMIT,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("RUN INVALID"), "{stdout}");
+    assert!(stdout.contains("NoAuth"), "{stdout}");
+    assert_eq!(v["valid"], Value::Bool(false), "{v}");
+    let run = &v["runs"][0];
+    let no_auth = run["errors"]["NoAuth"].as_u64().unwrap_or(0);
+    assert!(no_auth > 0, "{v}");
+    assert_eq!(run["error_total"].as_u64(), Some(no_auth), "{v}");
+    // Reads of the same keys are allowed: the same server still serves.
+    let (out, v) = loadgen(
+        &server.addr(),
+        &[
+            "read",
+            "-c",
+            "2",
+            "-d",
+            "4",
+            "--keys",
+            "5",
+            "--prefix",
+            "/locked",
+            "--duration",
+            "1",
+        ],
+        LIMIT,
+    );
+    assert_clean("read of read-only keys", &out, &v);
+}
