@@ -229,7 +229,7 @@ fn apply_single(tree: &mut Tree, header: TxnHeader, txn: Txn) -> Executed {
 
 /// Cheap release-build checks after every write.
 fn assert_invariants(tree: &Tree) {
-    assert!(tree.node("/").is_some(), "root vanished");
+    assert!(tree.has_root(), "root vanished");
     if cfg!(debug_assertions) && tree.len() < 2_000 {
         if let Err(e) = tree.check_invariants() {
             panic!("tree invariant broken: {e}");

@@ -31,12 +31,21 @@ fn apply(t: &mut Tree, session: SessionId, zxid: Zxid, txn: Txn) -> Applied {
 }
 
 #[test]
+fn has_root_sees_only_the_root() {
+    let mut t = Tree::new();
+    assert!(t.nodes.remove("/").is_some());
+    assert!(t.node("/zookeeper").is_some());
+    assert!(!t.has_root(), "other nodes are left, the root is not");
+}
+
+#[test]
 fn fresh_tree_is_zookeepers() {
     let t = Tree::new();
     assert_eq!(t.node_count(), 5);
     assert_eq!(t.approximate_data_size(), 44);
     assert_eq!(t.ephemeral_count(), 0);
     assert_eq!(t.last_zxid(), 0);
+    assert!(t.has_root());
     let root = t.node("/").unwrap();
     assert_eq!(
         root.stat(),

@@ -133,6 +133,15 @@ impl<K, V> DenseMap<K, V> {
         self.len == 0
     }
 
+    /// The smallest key, without a search: a branch's first key is its
+    /// first child's (checked by `check`), so the root holds it.
+    pub fn first_key(&self) -> Option<&K> {
+        if self.len == 0 {
+            return None;
+        }
+        Some(self.root.first_key())
+    }
+
     /// Entries in key order.
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter::first(&self.root, self.len)

@@ -21,6 +21,7 @@ fn empty_map() {
     assert_eq!(m.remove(&1), None);
     assert_eq!(m.get_mut(&1), None);
     assert_eq!(m.iter().next(), None);
+    assert_eq!(m.first_key(), None);
     assert_eq!(m.range(3..).next(), None);
     assert_eq!(m, DenseMap::from_sorted_iter([]));
 }
@@ -238,6 +239,7 @@ fn run(start: BTreeMap<u16, u32>, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Range(..) => {}
         }
         prop_assert_eq!(m.len(), model.len());
+        prop_assert_eq!(m.first_key(), model.keys().next());
     }
     same(&m, &model);
     for (old, want) in &kept {
