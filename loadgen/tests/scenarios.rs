@@ -684,10 +684,9 @@ fn errors_from_the_server_are_counted_by_name_and_invalidate_the_run() {
     let mut requests = vec![create("/locked".into(), perms::ALL)];
     requests.extend((0..5).map(|i| create(format!("/locked/k{i}"), perms::READ)));
     assert_eq!(send_requests(server.port, &requests), vec![0; 6]);
-    let (out, v) = loadgen(
-        &server.addr(),
-        &[
-            "write",
+    let on_locked_keys = |op: &str| {
+        let args = [
+            op,
             "-c",
             "2",
             "-d",
@@ -698,9 +697,10 @@ fn errors_from_the_server_are_counted_by_name_and_invalidate_the_run() {
             "/locked",
             "--duration",
             "1",
-        ],
-        LIMIT,
-    );
+        ];
+        loadgen(&server.addr(), &args, LIMIT)
+    };
+    let (out, v) = on_locked_keys("write");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("RUN INVALID"), "{stdout}");
@@ -711,22 +711,6 @@ fn errors_from_the_server_are_counted_by_name_and_invalidate_the_run() {
     assert!(no_auth > 0, "{v}");
     assert_eq!(run["error_total"].as_u64(), Some(no_auth), "{v}");
     // Reads of the same keys are allowed: the same server still serves.
-    let (out, v) = loadgen(
-        &server.addr(),
-        &[
-            "read",
-            "-c",
-            "2",
-            "-d",
-            "4",
-            "--keys",
-            "5",
-            "--prefix",
-            "/locked",
-            "--duration",
-            "1",
-        ],
-        LIMIT,
-    );
+    let (out, v) = on_locked_keys("read");
     assert_clean("read of read-only keys", &out, &v);
 }
