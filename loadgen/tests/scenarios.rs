@@ -6,6 +6,9 @@
 //! workspace `target/{release,debug}/warden` (newest first). Build it with
 //! `cargo build --release -p warden` (or `cargo build -p warden`).
 
+#[path = "../../tests/support/client.rs"]
+mod client;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -618,47 +621,6 @@ fn fanout_floor_measures_every_round_and_rejects_bad_arguments() {
     }
 }
 
-/// Over one blocking socket: a new session, then `requests` in order;
-/// returns each reply's error code.
-fn send_requests(port: u16, requests: &[warden::proto::requests::Request]) -> Vec<i32> {
-    use bytes::BytesMut;
-    use warden::proto::client::{decode_reply, encode_request, request_opcode};
-    use warden::proto::connect::{encode_connect_request, ConnectRequest};
-    use warden::proto::requests::RequestHeader;
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let read_frame = |s: &mut TcpStream| {
-        let mut len = [0u8; 4];
-        s.read_exact(&mut len).unwrap();
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut body).unwrap();
-        body
-    };
-    let mut out = BytesMut::new();
-    let connect = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: 0,
-        timeout_ms: 10_000,
-        session_id: 0,
-        passwd: bytes::Bytes::from_static(&[0; 16]),
-        read_only: Some(false),
-    };
-    encode_connect_request(&mut out, &connect);
-    s.write_all(&out).unwrap();
-    read_frame(&mut s);
-    let mut codes = Vec::new();
-    for (xid, req) in (1..).zip(requests) {
-        let op = request_opcode(req);
-        out.clear();
-        encode_request(&mut out, RequestHeader { xid, op: op as i32 }, req);
-        s.write_all(&out).unwrap();
-        let (header, _) = decode_reply(op, &read_frame(&mut s)).unwrap();
-        assert_eq!(header.xid, xid);
-        codes.push(header.err);
-    }
-    codes
-}
-
 #[test]
 fn errors_from_the_server_are_counted_by_name_and_invalidate_the_run() {
     use warden::proto::requests::{CreateRequest, Request};
@@ -683,7 +645,11 @@ fn errors_from_the_server_are_counted_by_name_and_invalidate_the_run() {
     };
     let mut requests = vec![create("/locked".into(), perms::ALL)];
     requests.extend((0..5).map(|i| create(format!("/locked/k{i}"), perms::READ)));
-    assert_eq!(send_requests(server.port, &requests), vec![0; 6]);
+    let mut admin = client::Client::connect(server.port);
+    for request in &requests {
+        let (header, _) = admin.try_call(request).expect("a reply");
+        assert_eq!(header.err, 0, "{request:?}");
+    }
     let on_locked_keys = |op: &str| {
         let args = [
             op,
