@@ -82,6 +82,24 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Asks the kernel to drop `range` of `file` from the page cache
+/// (`POSIX_FADV_DONTNEED`): clean pages go, dirty ones are left (and only
+/// get their writeback started). An empty range does nothing.
+pub(crate) fn drop_cached(file: &File, range: std::ops::Range<u64>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if range.is_empty() {
+        return Ok(());
+    }
+    let offset = libc::off_t::try_from(range.start).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let len =
+        libc::off_t::try_from(range.end - range.start).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: advice on a descriptor this `File` owns; no memory is passed.
+    match unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED) } {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
 /// Writes real zeros over `from..to` (never fallocate: an
 /// allocated-but-unwritten extent costs a metadata write on every later
 /// fdatasync that touches it), paced by [`Writeback`] so a 64 MiB

@@ -108,3 +108,31 @@ pub fn zero_from(path: &Path, from: u64) {
     bytes[from..].fill(0);
     fs::write(path, bytes).unwrap();
 }
+
+/// Which pages of the file at `path` are in the page cache (`mincore` on a
+/// fresh read-only mapping, which faults nothing in).
+pub fn cached_pages(path: &Path) -> Vec<bool> {
+    let file = fs::File::open(path).unwrap();
+    // SAFETY: a read-only look at a file the test owns.
+    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+    let pages = map.len().div_ceil(4096);
+    let mut vec = vec![0u8; pages];
+    // SAFETY: a live, page-aligned mapping and one out-byte per page.
+    let rc = unsafe { libc::mincore(map.as_ptr() as *mut _, map.len(), vec.as_mut_ptr()) };
+    assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    vec.iter().map(|b| b & 1 == 1).collect()
+}
+
+/// Whether the file system at `dir` drops synced pages on
+/// `POSIX_FADV_DONTNEED` (tmpfs keeps them: they are the file).
+pub fn evicts_page_cache(dir: &Path) -> bool {
+    use std::io::Write;
+    let path = dir.join("evict-probe");
+    let mut file = fs::File::create(&path).unwrap();
+    file.write_all(&[1u8; 8192]).unwrap();
+    file.sync_all().unwrap();
+    crate::fsutil::drop_cached(&file, 0..8192).unwrap();
+    let evicted = cached_pages(&path).iter().all(|&r| !r);
+    fs::remove_file(&path).unwrap();
+    evicted
+}

@@ -27,8 +27,8 @@ mod segment;
 use crate::durable::{BatchId, DurableBatches};
 use crate::fsutil::{self, io_err, IoError};
 use crate::Zxid;
-use flush::FlushState;
 pub use flush::{FlushError, FlushTicket, Synced};
+use flush::{FlushState, SyncTarget};
 use frame::{frame_len, LogHeader, HEADER_LEN};
 use segment::{Segment, PAGE};
 use std::fs::{self, File, OpenOptions};
@@ -220,7 +220,7 @@ pub struct TxnLog {
     /// Whether the active file got bytes since the last ticket.
     active_dirty: bool,
     /// Files rolled away since the last ticket, still to fdatasync.
-    retired: Vec<(PathBuf, Arc<File>)>,
+    retired: Vec<SyncTarget>,
     /// A file was created (renamed) since the last ticket.
     dir_dirty: bool,
     spare: Option<Spare>,
@@ -358,9 +358,19 @@ impl TxnLog {
     /// record that rolled. A spare being built stays requested, so it is
     /// installed when done rather than a second one started.
     fn roll(&mut self, first_zxid: Zxid, need: usize) -> Result<(), LogError> {
-        if let Some(old) = self.active.take() {
+        if let Some(mut old) = self.active.take() {
+            let evict = old.take_evictable_to_end();
             if self.active_dirty {
-                self.retired.push((old.path.clone(), old.file.clone()));
+                self.retired.push(SyncTarget {
+                    path: old.path.clone(),
+                    file: old.file.clone(),
+                    evict,
+                });
+            } else if self.cfg.force_sync && !self.state.in_flight() {
+                // Synced already, and no sync of it is under way.
+                if let Err(error) = fsutil::drop_cached(&old.file, evict) {
+                    tracing::warn!(path = %old.path.display(), %error, "dropping a synced log file from the page cache failed");
+                }
             }
             self.active_dirty = false;
         }
@@ -447,8 +457,17 @@ impl TxnLog {
             active.cut_flush();
         }
         if self.active_dirty {
-            let active = self.active.as_ref().expect("dirty means a file is active");
-            files.push((active.path.clone(), active.file.clone()));
+            let active = self.active.as_mut().expect("dirty means a file is active");
+            let evict = if self.cfg.force_sync {
+                active.take_evictable()
+            } else {
+                0..0
+            };
+            files.push(SyncTarget {
+                path: active.path.clone(),
+                file: active.file.clone(),
+                evict,
+            });
             self.active_dirty = false;
         }
         let dir =

@@ -38,6 +38,11 @@ use std::sync::Arc;
 
 pub(crate) const PAGE: usize = 4096;
 
+/// The unit in which synced pages are dropped from the page cache: the
+/// largest folio (a PMD, 2 MiB on x86-64) the page cache may hold a log
+/// file in.
+pub(crate) const EVICT_ALIGN: usize = 2 << 20;
+
 pub(crate) struct Segment {
     pub path: PathBuf,
     pub file: Arc<File>,
@@ -47,6 +52,9 @@ pub(crate) struct Segment {
     window: usize,
     /// Pages below this offset were released from the mapping.
     released: usize,
+    /// Pages below this offset were handed to a flush to drop from the
+    /// page cache once synced (see flush.rs).
+    evict_handed: usize,
 }
 
 impl Segment {
@@ -67,6 +75,7 @@ impl Segment {
             prefaulted: pos & !(PAGE - 1),
             window,
             released: 0,
+            evict_handed: 0,
         };
         segment.prefault();
         Ok(segment)
@@ -137,6 +146,29 @@ impl Segment {
             return;
         }
         self.released = end;
+    }
+
+    /// The pages released from the mapping since the last call, in whole
+    /// [`EVICT_ALIGN`] units: the flush cut just now syncs them, after
+    /// which they can leave the page cache. Whole units because the page
+    /// cache holds a file in folios of up to that size, naturally aligned,
+    /// and the kernel drops only the folios a range covers entirely.
+    pub fn take_evictable(&mut self) -> std::ops::Range<u64> {
+        let end = self.released & !(EVICT_ALIGN - 1);
+        if end <= self.evict_handed {
+            return 0..0;
+        }
+        let range = self.evict_handed as u64..end as u64;
+        self.evict_handed = end;
+        range
+    }
+
+    /// The rest of the file, from the last range handed out: for a file
+    /// that is full, whose last records are in the flush that syncs it.
+    pub fn take_evictable_to_end(&mut self) -> std::ops::Range<u64> {
+        let range = self.evict_handed as u64..self.map.len() as u64;
+        self.evict_handed = self.map.len();
+        range
     }
 
     /// Where the mapping starts (tests look it up in /proc/self/smaps).

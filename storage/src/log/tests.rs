@@ -398,3 +398,87 @@ fn written_pages_behind_the_write_position_leave_the_mapping_at_each_flush() {
     assert!(recovered.torn_tail.is_none());
     assert_eq!(records, expected(1..=next + 9));
 }
+
+#[test]
+fn synced_log_pages_leave_the_page_cache_in_whole_folios_and_recent_ones_stay() {
+    use super::segment::EVICT_ALIGN;
+    // On the crate's own disk: /tmp may be a tmpfs, which keeps its pages.
+    let tmp = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    if !evicts_page_cache(tmp.path()) {
+        eprintln!("!!!!! page cache eviction not checked: this file system keeps synced pages");
+        return;
+    }
+    let size = 3 * EVICT_ALIGN as u64;
+    let mut log = TxnLog::open(config(tmp.path(), size), None).unwrap();
+    let spare = log.spare_wanted().expect("no spare yet").build().unwrap();
+    log.install_spare(spare);
+    let big = vec![9u8; 1000];
+    let mut zxid = 0;
+    let mut write = |log: &mut TxnLog| {
+        let batch: Vec<_> = (zxid + 1..=zxid + 30)
+            .map(|zxid| Record {
+                zxid,
+                payload: &big,
+            })
+            .collect();
+        log.append(&batch).unwrap();
+        zxid += 30;
+        log.flush_blocking().unwrap();
+    };
+    // Past the first unit, one flush per 30 records (about 30 KiB).
+    while log.position().map_or(0, |(_, pos)| pos) < EVICT_ALIGN as u64 + 100_000 {
+        write(&mut log);
+    }
+    let (first, pos) = log.position().map(|(p, o)| (p.to_path_buf(), o)).unwrap();
+    let cached = cached_pages(&first);
+    let unit = EVICT_ALIGN / 4096;
+    assert!(
+        cached[..unit].iter().all(|&r| !r),
+        "the first whole unit, synced, is dropped: {} pages still cached",
+        cached[..unit].iter().filter(|&&r| r).count()
+    );
+    assert!(
+        cached[pos as usize / 4096],
+        "the page still being filled stays"
+    );
+    // Into a second file: the first leaves the cache entirely once the
+    // flush that syncs its last records returned.
+    while log.position().unwrap().0 == first.as_path() {
+        write(&mut log);
+    }
+    assert!(
+        cached_pages(&first).iter().all(|&r| !r),
+        "a full, synced file is dropped whole"
+    );
+    drop(log);
+    let (_, records) = recover_all(tmp.path());
+    assert_eq!(
+        records.len() as u64,
+        zxid,
+        "every record reads back from disk"
+    );
+    assert!(records.iter().all(|(_, p)| p == &big));
+}
+
+#[test]
+fn without_force_sync_nothing_is_dropped_from_the_page_cache() {
+    let tmp = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let mut cfg = config(tmp.path(), 256 * 1024);
+    cfg.force_sync = false;
+    let mut log = TxnLog::open(cfg, None).unwrap();
+    let big = vec![9u8; 1000];
+    let batch: Vec<_> = (1..=30)
+        .map(|zxid| Record {
+            zxid,
+            payload: &big,
+        })
+        .collect();
+    log.append(&batch).unwrap();
+    log.flush_blocking().unwrap();
+    let (path, pos) = log.position().map(|(p, o)| (p.to_path_buf(), o)).unwrap();
+    let cached = cached_pages(&path);
+    assert!(
+        cached[..pos as usize / 4096].iter().all(|&r| r),
+        "unsynced (forceSync=no) pages are dirty and must stay"
+    );
+}
