@@ -5,17 +5,18 @@
 #   2. cargo build --release --workspace
 #   3. cargo test --workspace --release --no-fail-fast
 #   4. compatibility suite (tests/compat) against Warden, shards=1 and shards=2
+#   5. unit tests of the Python scripts (loadgen/tests/test_*.py)
 # Exits non-zero if anything failed; the last line is "N passed, M failed".
 #
 # Environment:
 #   WARDEN_TEST_TARGET=zookeeper  run stage 4 once against Apache ZooKeeper
 #                                 instead of Warden (checks the harness)
-#   TEST_SH_STAGES="deps build rust compat"  subset of stages to run
+#   TEST_SH_STAGES="deps build rust compat scripts"  subset of stages to run
 set -uo pipefail
 
 cd "$(dirname "$0")"
 ROOT=$(pwd)
-STAGES=${TEST_SH_STAGES:-"deps build rust compat"}
+STAGES=${TEST_SH_STAGES:-"deps build rust compat scripts"}
 TARGET=${WARDEN_TEST_TARGET:-warden}
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/warden-test.XXXXXX")
 PASSED=0
@@ -135,6 +136,17 @@ if has_stage compat; then
         run_compat warden-shards1 WARDEN_TEST_TARGET=warden WARDEN_SHARDS=1 WARDEN_BIN="$BIN"
         run_compat warden-shards2 WARDEN_TEST_TARGET=warden WARDEN_SHARDS=2 WARDEN_BIN="$BIN"
     fi
+fi
+
+if has_stage scripts; then
+    say "scripts: loadgen/tests"
+    log=$LOGDIR/scripts.log
+    python3 -m pytest loadgen/tests -q -rfE -p no:cacheprovider 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    read -r p f < <(count_pytest "$log")
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+    note "scripts: $p passed, $f failed"
 fi
 
 say "summary ($(( $(date +%s) - START ))s, logs in $LOGDIR)"
