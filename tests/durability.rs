@@ -142,6 +142,28 @@ fn snapshots_after_100_kb(extra: &str, expect_one: bool) -> usize {
 }
 
 #[test]
+fn a_txn_log_sync_over_fsync_warningthresholdms_is_logged() {
+    let quiet = Server::start(1, "");
+    let mut client = Client::connect(quiet.port);
+    assert_eq!(client.call(&support::create("/a", b"x", 0)).0.err, 0);
+    const WARNING: &str = "fdatasync of the txn log took";
+    assert!(
+        !quiet.log().contains(WARNING),
+        "default 1000 ms: {}",
+        quiet.log()
+    );
+    // 0 ms: every sync is over it.
+    let noisy = Server::start(1, "fsync.warningthresholdms=0\n");
+    let mut client = Client::connect(noisy.port);
+    assert_eq!(client.call(&support::create("/a", b"x", 0)).0.err, 0);
+    let log = noisy.log();
+    assert!(
+        log.contains(WARNING) && log.contains("fsync.warningthresholdms=0"),
+        "{log}"
+    );
+}
+
+#[test]
 fn snapshots_are_taken_by_logged_bytes_as_well_as_by_count() {
     // snapCount never fires here; snapSizeLimitInKb=64 fires after 32..64 KiB.
     let by_size = snapshots_after_100_kb("snapCount=1000000\nsnapSizeLimitInKb=64\n", true);

@@ -36,6 +36,7 @@ struct Draft {
     max_watches_per_session: Option<u32>,
     global_outstanding_limit: Option<u32>,
     force_sync: Option<bool>,
+    fsync_warning_threshold_ms: Option<u64>,
     container_check_interval_ms: Option<u32>,
     snap_count: Option<u32>,
     snap_size_limit_kb: Option<u64>,
@@ -75,7 +76,6 @@ const IGNORED_KEYS: &[&str] = &[
     "serverCnxnFactory",
     "audit.enable",
     "minClientCnxns",
-    "fsync.warningthresholdms",
     "maxResponseCacheSize",
     "maxGetChildrenResponseCacheSize",
     "digest.enabled",
@@ -101,6 +101,7 @@ const SYSPROP_ALIASES: &[&str] = &[
     "extendedTypesEnabled",
     "globalOutstandingLimit",
     "forceSync",
+    "fsync.warningthresholdms",
     "jute.maxbuffer",
     "skipACL",
     "enforceQuota",
@@ -241,6 +242,7 @@ fn apply(
         "warden.maxWatchesPerSession" => d.max_watches_per_session = Some(int(v, 1, 100_000_000)?),
         "globalOutstandingLimit" => d.global_outstanding_limit = Some(int(v, 1, 1_000_000)?),
         "forceSync" => d.force_sync = Some(yes_no(v)?),
+        "fsync.warningthresholdms" => d.fsync_warning_threshold_ms = Some(int(v, 0, i64::MAX)?),
         "skipACL" => d.skip_acl = Some(yes_no_strict(v)?),
         "enforceQuota" => d.enforce_quota = Some(boolean(v)?),
         "DigestAuthenticationProvider.superDigest" => d.super_digest = Some(super_digest(v)?),
@@ -540,6 +542,9 @@ fn finish(d: Draft, origin: &str) -> Result<Config, ConfigError> {
             .global_outstanding_limit
             .unwrap_or(DEFAULT_GLOBAL_OUTSTANDING_LIMIT),
         force_sync: d.force_sync.unwrap_or(true),
+        fsync_warning_threshold_ms: d
+            .fsync_warning_threshold_ms
+            .unwrap_or(DEFAULT_FSYNC_WARNING_THRESHOLD_MS),
         skip_acl: d.skip_acl.unwrap_or(false),
         enforce_quota: d.enforce_quota.unwrap_or(false),
         super_digest: d.super_digest,

@@ -48,6 +48,8 @@ pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
 pub const MIN_SNAP_RETAIN_COUNT: u32 = 3;
 pub const DEFAULT_MAX_CONNECTIONS_PER_SHARD: u32 = 10_000;
 pub const DEFAULT_MAX_WATCHES_PER_SESSION: u32 = 1_000_000;
+/// ZooKeeper's default `fsync.warningthresholdms`.
+pub const DEFAULT_FSYNC_WARNING_THRESHOLD_MS: u64 = 1000;
 /// ZooKeeper's default `snapCount`: txns between snapshots (randomised
 /// between half and all of it).
 pub const DEFAULT_SNAP_COUNT: u32 = 100_000;
@@ -111,6 +113,9 @@ pub struct Config {
     /// `forceSync`: fsync the txn log before acknowledging (stored; the
     /// storage layer decides what "no" means).
     pub force_sync: bool,
+    /// `fsync.warningthresholdms`: an fdatasync of the txn log that takes
+    /// at least this long is logged as a warning.
+    pub fsync_warning_threshold_ms: u64,
     /// How often empty containers and expired TTL nodes are swept
     /// (`znode.container.checkIntervalMs`, a system property in ZooKeeper).
     pub container_check_interval_ms: u32,

@@ -149,6 +149,19 @@ fn system_property_spellings() {
 }
 
 #[test]
+fn fsync_warning_threshold_defaults_to_zookeepers_second() {
+    assert_eq!(cfg("").fsync_warning_threshold_ms, 1000);
+    assert_eq!(
+        cfg("fsync.warningthresholdms=25\n").fsync_warning_threshold_ms,
+        25
+    );
+    assert_eq!(
+        cfg("zookeeper.fsync.warningthresholdms=0\n").fsync_warning_threshold_ms,
+        0
+    );
+}
+
+#[test]
 fn properties_syntax_variants() {
     let c = cfg("  tickTime : 1000\n! comment\n# comment\nmaxClientCnxns 10\n4lw.commands.whitelist=ruok,\\\n    stat\n");
     assert_eq!(c.tick_time_ms, 1000);

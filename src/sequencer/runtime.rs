@@ -58,6 +58,8 @@ pub struct SnapshotPolicy {
 pub struct Storage {
     pub log: Log,
     pub snapshots: Option<SnapshotPolicy>,
+    /// `fsync.warningthresholdms` (see [`warn_if_slow`]).
+    pub fsync_warning_threshold_ms: u64,
 }
 
 /// Completions of the runtime's own background work.
@@ -305,8 +307,12 @@ impl Runtime {
             return true;
         }
         let done = self.done.clone();
+        let threshold_ms = self.storage.fsync_warning_threshold_ms;
         glommio::spawn_local(async move {
-            let _ = done.send(Done::Synced(ticket.sync().await)).await;
+            let started = std::time::Instant::now();
+            let synced = ticket.sync().await;
+            warn_if_slow(started.elapsed(), threshold_ms);
+            let _ = done.send(Done::Synced(synced)).await;
         })
         .detach();
         false
@@ -346,6 +352,25 @@ impl Runtime {
         })
         .detach();
     }
+}
+
+/// Logs a txn log fdatasync that took `threshold_ms` or longer, as
+/// ZooKeeper's `fsync.warningthresholdms` does: every write waiting on it
+/// was delayed as long, and the cause is the disk (or the host under it),
+/// which the server's own latency figures cannot show. Returns whether it
+/// warned.
+fn warn_if_slow(took: Duration, threshold_ms: u64) -> bool {
+    let ms = took.as_millis() as u64;
+    if ms < threshold_ms {
+        return false;
+    }
+    tracing::warn!(
+        ms,
+        threshold_ms,
+        "fdatasync of the txn log took {ms} ms (fsync.warningthresholdms={threshold_ms}): \
+         every write waiting on it was delayed as long; the disk is slow"
+    );
+    true
 }
 
 /// Nice value of the snapshot thread: it yields the CPU to the sequencer,
@@ -439,5 +464,17 @@ pub async fn autopurge(
             ),
             Err(error) => tracing::warn!(%error, "autopurge failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_at_or_over_the_threshold_warns_and_a_faster_one_does_not() {
+        assert!(!warn_if_slow(Duration::from_micros(999_999), 1000));
+        assert!(warn_if_slow(Duration::from_millis(1000), 1000));
+        assert!(warn_if_slow(Duration::ZERO, 0), "0 logs every sync");
     }
 }

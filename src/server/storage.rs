@@ -127,6 +127,7 @@ pub fn open(config: &Config, clock: &mut PhaseClock) -> Result<Opened, ServerErr
         storage: Storage {
             log: Log::File(Box::new(log)),
             snapshots: Some(snapshots),
+            fsync_warning_threshold_ms: config.fsync_warning_threshold_ms,
         },
         password_secret,
     })
