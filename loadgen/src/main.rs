@@ -114,6 +114,7 @@ fn monitor_cfg(c: &Common, label: String, rate: Option<f64>) -> MonitorCfg {
         server_pid: c.server_pid,
         offered_rate: rate,
         tick: Duration::from_secs(1),
+        pause_after_go: Duration::ZERO,
     }
 }
 
