@@ -109,6 +109,11 @@ pub fn zero_from(path: &Path, from: u64) {
     fs::write(path, bytes).unwrap();
 }
 
+/// One record per zxid of `zxids`, each with the same `payload`.
+pub fn records(zxids: std::ops::Range<Zxid>, payload: &[u8]) -> Vec<Record<'_>> {
+    zxids.map(|zxid| Record { zxid, payload }).collect()
+}
+
 /// Which pages of the file at `path` are in the page cache (`mincore` on a
 /// fresh read-only mapping, which faults nothing in).
 pub fn cached_pages(path: &Path) -> Vec<bool> {

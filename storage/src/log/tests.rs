@@ -85,13 +85,7 @@ fn without_a_spare_a_small_file_carries_the_log_and_the_build_in_flight_is_kept(
     let big = vec![7u8; 1000];
     let mut zxid = 4;
     while log_files(tmp.path()).len() < 2 {
-        let batch: Vec<_> = (zxid..zxid + 60)
-            .map(|zxid| Record {
-                zxid,
-                payload: &big,
-            })
-            .collect();
-        log.append(&batch).unwrap();
+        log.append(&records(zxid..zxid + 60, &big)).unwrap();
         zxid += 60;
         assert!(zxid < 10_000, "no roll by zxid {zxid}");
     }
@@ -276,12 +270,7 @@ fn bounds_are_checked_before_anything_is_written() {
         };
         assert!(matched, "{what}: {err}");
     }
-    let many: Vec<_> = (2..=100)
-        .map(|z| Record {
-            zxid: z,
-            payload: &ok,
-        })
-        .collect();
+    let many = records(2..101, &ok);
     assert!(matches!(
         log.append(&many),
         Err(LogError::BatchTooLarge { .. })
@@ -415,13 +404,7 @@ fn synced_log_pages_leave_the_page_cache_in_whole_folios_and_recent_ones_stay() 
     let big = vec![9u8; 1000];
     let mut zxid = 0;
     let mut write = |log: &mut TxnLog| {
-        let batch: Vec<_> = (zxid + 1..=zxid + 30)
-            .map(|zxid| Record {
-                zxid,
-                payload: &big,
-            })
-            .collect();
-        log.append(&batch).unwrap();
+        log.append(&records(zxid + 1..zxid + 31, &big)).unwrap();
         zxid += 30;
         log.flush_blocking().unwrap();
     };
