@@ -102,9 +102,10 @@ pub(crate) fn drop_cached(file: &File, range: std::ops::Range<u64>) -> io::Resul
 
 /// Writes real zeros over `from..to` (never fallocate: an
 /// allocated-but-unwritten extent costs a metadata write on every later
-/// fdatasync that touches it), paced by [`Writeback`] so a 64 MiB
-/// preallocation does not stall the log's fdatasync behind it. The caller
-/// syncs.
+/// fdatasync that touches it; tried for the log's spares on 23 Nov, setData
+/// p99 at 15,000/s went from 2.5-3.6 ms to 4.4-39 ms), paced by
+/// [`Writeback`] so a 64 MiB preallocation does not stall the log's
+/// fdatasync behind it. The caller syncs.
 pub(crate) fn zero_fill(file: &File, from: u64, to: u64) -> io::Result<()> {
     let mut pacing = Writeback::starting_at(from);
     let mut at = from;
