@@ -456,7 +456,7 @@ fn monitor(
         std::thread::sleep(Duration::from_millis(5));
     }
     // Connect phase: failures count, operations do not (there are none).
-    let before = take_all(recs);
+    let mut before = take_all(recs);
     let mut cpu0 = cpu::self_cpu();
     let mut srv0 = mon.server_pid.and_then(cpu::proc_cpu);
     let go = Instant::now();
@@ -470,7 +470,6 @@ fn monitor(
     }
     shared.go.store(true, Release);
     std::thread::sleep(mon.pause_after_go);
-    let mut before = before;
     if !mon.warmup.is_zero() {
         // Warmup: load runs, nothing counted.
         while go.elapsed() < mon.warmup && shared.active.load(Acquire) > 0 {

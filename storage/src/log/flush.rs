@@ -54,7 +54,7 @@ pub(crate) struct Shared {
 
 /// A log file a ticket syncs, and the byte range of it (whole pages the
 /// writer will not touch again) to drop from the page cache once synced.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct SyncTarget {
     pub path: PathBuf,
     pub file: Arc<File>,
@@ -218,14 +218,14 @@ impl FlushTicket {
     #[cfg(feature = "glommio")]
     pub async fn sync(mut self) -> Result<Synced, FlushError> {
         if self.force_sync {
-            let files = self.files.clone();
+            let files = std::mem::take(&mut self.files);
             for target in &files {
                 if let Err(source) = uring_fdatasync(&target.file).await {
                     return Err(self.fail(target.path.clone(), source));
                 }
                 evict_synced(target);
             }
-            if let Some((path, dir)) = self.dir.clone() {
+            if let Some((path, dir)) = self.dir.take() {
                 if let Err(source) = uring_fdatasync(&dir).await {
                     return Err(self.fail(path, source));
                 }
@@ -266,7 +266,7 @@ impl Drop for FlushTicket {
 /// Drops `target.evict` from the page cache: its pages are clean now (just
 /// synced) and unmapped (see segment.rs), so this discards nothing. Advice
 /// only: a failure costs memory, not data, and is logged.
-fn evict_synced(target: &SyncTarget) {
+pub(crate) fn evict_synced(target: &SyncTarget) {
     if let Err(error) = crate::fsutil::drop_cached(&target.file, target.evict.clone()) {
         tracing::warn!(path = %target.path.display(), %error, "dropping synced log pages from the page cache failed");
     }

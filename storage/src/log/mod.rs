@@ -359,18 +359,16 @@ impl TxnLog {
     /// installed when done rather than a second one started.
     fn roll(&mut self, first_zxid: Zxid, need: usize) -> Result<(), LogError> {
         if let Some(mut old) = self.active.take() {
-            let evict = old.take_evictable_to_end();
+            let target = SyncTarget {
+                evict: old.take_evictable_to_end(),
+                path: old.path,
+                file: old.file,
+            };
             if self.active_dirty {
-                self.retired.push(SyncTarget {
-                    path: old.path.clone(),
-                    file: old.file.clone(),
-                    evict,
-                });
+                self.retired.push(target);
             } else if self.cfg.force_sync && !self.state.in_flight() {
                 // Synced already, and no sync of it is under way.
-                if let Err(error) = fsutil::drop_cached(&old.file, evict) {
-                    tracing::warn!(path = %old.path.display(), %error, "dropping a synced log file from the page cache failed");
-                }
+                flush::evict_synced(&target);
             }
             self.active_dirty = false;
         }
@@ -458,15 +456,12 @@ impl TxnLog {
         }
         if self.active_dirty {
             let active = self.active.as_mut().expect("dirty means a file is active");
-            let evict = if self.cfg.force_sync {
-                active.take_evictable()
-            } else {
-                0..0
-            };
+            // Evicted only once synced: with forceSync=no the ticket does
+            // neither (see flush.rs).
             files.push(SyncTarget {
+                evict: active.take_evictable(),
                 path: active.path.clone(),
                 file: active.file.clone(),
-                evict,
             });
             self.active_dirty = false;
         }

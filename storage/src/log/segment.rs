@@ -193,7 +193,6 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::fsutil::zero_fill;
-    use std::os::unix::io::AsRawFd;
 
     const MIB: usize = 1 << 20;
 
@@ -218,8 +217,7 @@ mod tests {
             .unwrap();
         zero_fill(&file, 0, size as u64).unwrap();
         file.sync_all().unwrap();
-        // SAFETY: a valid descriptor; advice only.
-        unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        crate::fsutil::drop_cached(&file, 0..size as u64).unwrap();
         file
     }
 
